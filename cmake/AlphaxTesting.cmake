@@ -9,7 +9,7 @@ set(ALPHAX_MPIEXEC_EXTRA_FLAGS "")
 if(_alphax_mpiexec_version MATCHES "Open MPI|OpenRTE")
   # --oversubscribe: CI has 2 cores and tests run up to 8 ranks.
   list(APPEND ALPHAX_MPIEXEC_EXTRA_FLAGS --oversubscribe --bind-to none)
-  set(ALPHAX_MPI_TEST_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+  set(ALPHAX_MPI_TEST_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_mpi_yield_when_idle=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
 else()
   set(ALPHAX_MPI_TEST_ENV "")
 endif()
