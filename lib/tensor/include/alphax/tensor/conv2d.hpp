@@ -1,0 +1,49 @@
+#pragma once
+/// \file
+/// \brief 2-D convolution (NCHW, groups = 1, any kernel size, stride and zero padding) lowered to GEMM.
+///
+/// Shapes: x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout], y [N, Cout, OH, OW] with
+/// OH = (H + 2*padding - KH) / stride + 1. Each sample is one GEMM (im2col into a per-thread slice
+/// of the workspace; a 1x1 stride-1 unpadded convolution uses the input directly), samples run in
+/// parallel over OpenMP threads with single-threaded BLAS.
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "alphax/tensor/tensor.hpp"
+#include "alphax/tensor/workspace.hpp"
+
+namespace alphax::tensor {
+
+/// \brief Stride and zero padding of a convolution (the kernel size comes from the weight's shape).
+struct Conv2dParams {
+  std::int64_t stride = 1;   ///< same stride along H and W, >= 1
+  std::int64_t padding = 0;  ///< zero padding on every side, >= 0
+};
+
+/// \brief The output shape [N, Cout, OH, OW]; throws std::invalid_argument naming the mismatch.
+[[nodiscard]] Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& params);
+
+/// \brief Elements of workspace that conv2d_forward and conv2d_backward need with `threads` OpenMP threads.
+[[nodiscard]] std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight,
+                                                const Conv2dParams& params, int threads);
+
+/// \brief Forward multiply-add count (2 * N * Cout * Cin * KH * KW * OH * OW) for FLOP reports.
+[[nodiscard]] std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const Conv2dParams& params);
+
+/// \brief y = conv(x, weight) (+ bias when not null). y must already have conv2d_output_shape.
+template <Scalar T>
+void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
+                    const std::type_identity_t<BasicTensor<T>>* bias, BasicTensor<T>& y,
+                    const Conv2dParams& params, Workspace<T>& workspace);
+
+/// \brief Gradients of conv2d_forward: dweight (always), dx and dbias when not null.
+///
+/// `mode` applies to every gradient written: kWrite overwrites, kAdd accumulates into it.
+template <Scalar T>
+void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, const BasicTensor<T>& dy,
+                     std::type_identity_t<BasicTensor<T>>* dx, BasicTensor<T>& dweight,
+                     std::type_identity_t<BasicTensor<T>>* dbias, const Conv2dParams& params,
+                     Workspace<T>& workspace, GradMode mode = GradMode::kWrite);
+
+}  // namespace alphax::tensor
