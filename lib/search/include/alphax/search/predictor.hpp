@@ -1,0 +1,75 @@
+#pragma once
+/// \file
+/// \brief The meta-DNN: a small ensemble of MLPs on SearchSpace::encode(), trained online with Adam.
+#include <cstdint>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "alphax/search/genome.hpp"
+#include "alphax/search/state_archive.hpp"
+
+namespace alphax::search {
+
+/// \brief Shape and training schedule of the Predictor.
+struct PredictorConfig {
+  std::int32_t hidden = 32;         ///< width of both hidden layers
+  std::int32_t ensemble = 4;        ///< independent MLPs; their spread is the uncertainty
+  std::int32_t train_steps = 40;    ///< Adam minibatch steps per retraining, per MLP
+  std::int32_t batch = 32;          ///< minibatch size
+  double learning_rate = 0.01;      ///< Adam step size (targets are z-scored, so O(1))
+  std::int32_t retrain_every = 1;   ///< retrain after every k new samples
+  /// \brief Reads `hidden`, `ensemble`, `train_steps`, `batch`, `learning_rate`, `retrain_every`
+  /// from `node` (absent keys keep their defaults); `path` names the node in errors.
+  static PredictorConfig from_yaml(const YAML::Node& node, const std::string& path);
+};
+
+/// \brief A prediction in objective units: ensemble mean and standard deviation.
+struct Estimate {
+  double mean = 0.0;
+  double stddev = 0.0;
+};
+
+/// \brief Ensemble of MLPs (input -> hidden -> hidden -> 1, ReLU) regressing the z-scored
+/// objective. Training draws minibatches from every sample so far; cost per retraining is fixed.
+class Predictor {
+ public:
+  Predictor(std::size_t input_size, PredictorConfig config, std::uint64_t seed);
+
+  /// \brief Records one sample; retrains when `retrain_every` new samples have arrived.
+  void add(const std::vector<float>& x, double y);
+  /// \brief Runs one retraining now (train_steps Adam steps per MLP).
+  void train();
+  /// \brief Ensemble mean and spread at `x` (mean of the data when untrained).
+  Estimate predict(const std::vector<float>& x) const;
+  /// \brief Whether at least one retraining happened.
+  bool trained() const { return trainings_ > 0; }
+  std::size_t num_samples() const { return targets_.size(); }
+  const PredictorConfig& config() const { return config_; }
+
+  /// \brief Weights, Adam moments, data, normalisation and RNG; load() restores them bit-exactly.
+  void save(StateArchive& archive) const;
+  void load(const StateArchive& archive);
+
+ private:
+  /// \brief One MLP: parameters, gradients and Adam moments, all flat.
+  struct Mlp {
+    std::vector<double> w, grad, m, v;
+    std::uint64_t steps = 0;
+  };
+  double forward(const Mlp& net, const float* x, std::vector<double>& h1, std::vector<double>& h2) const;
+  void adam_step(Mlp& net);
+
+  std::size_t input_size_;
+  PredictorConfig config_;
+  Rng rng_;
+  std::vector<Mlp> nets_;
+  std::vector<float> inputs_;   ///< num_samples x input_size
+  std::vector<double> targets_;
+  double y_mean_ = 0.0;
+  double y_std_ = 1.0;
+  std::uint64_t since_training_ = 0;
+  std::uint64_t trainings_ = 0;
+};
+
+}  // namespace alphax::search

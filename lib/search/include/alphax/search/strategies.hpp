@@ -1,0 +1,250 @@
+#pragma once
+/// \file
+/// \brief The search strategies: random, regularized evolution, AlphaX MCTS, LaNAS.
+/// Build them with make_strategy() (registry.hpp); the types are public for tests and tools.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "alphax/search/predictor.hpp"
+#include "alphax/search/search_space.hpp"
+#include "alphax/search/search_strategy.hpp"
+
+namespace alphax::search {
+
+/// \brief The value a strategy learns from: the objective when ok, else `fallback`.
+double reward_of(const EvalResult& result, double fallback);
+
+/// \brief Uniform sampling without replacement over canonical classes.
+class RandomSearch final : public SearchStrategy {
+ public:
+  RandomSearch(const SearchSpace& space, std::uint64_t seed);
+  std::string name() const override { return "random"; }
+  Proposal propose() override;
+  void on_dispatch(const Proposal& proposal) override;
+  void on_result(const Proposal& proposal, const EvalResult& result) override;
+  void save(StateArchive& archive) const override;
+  void load(const StateArchive& archive) override;
+
+ private:
+  const SearchSpace* space_;
+  Rng rng_;
+  std::uint64_t next_id_ = 0;
+  std::unordered_set<std::uint64_t> proposed_;
+};
+
+/// \brief Regularized (aging) evolution, Real et al. 2019.
+struct EvolutionConfig {
+  std::int32_t population = 50;
+  std::int32_t tournament = 10;
+};
+
+/// \brief Regularized evolution: random until `population` results are in, then the best of a
+/// random tournament is mutated; the oldest member dies.
+class RegularizedEvolution final : public SearchStrategy {
+ public:
+  RegularizedEvolution(const SearchSpace& space, EvolutionConfig config, std::uint64_t seed);
+  std::string name() const override { return "evolution"; }
+  Proposal propose() override;
+  void on_dispatch(const Proposal& proposal) override;
+  void on_result(const Proposal& proposal, const EvalResult& result) override;
+  void save(StateArchive& archive) const override;
+  void load(const StateArchive& archive) override;
+
+ private:
+  struct Member {
+    Genome genome;
+    double fitness = 0.0;
+  };
+  const SearchSpace* space_;
+  EvolutionConfig config_;
+  Rng rng_;
+  std::uint64_t next_id_ = 0;
+  std::uint64_t proposed_random_ = 0;
+  std::vector<Member> population_;  ///< oldest first
+  double worst_ = 0.0;
+};
+
+/// \brief Parameters shared by the surrogate-driven strategies (mcts, lanas).
+struct SurrogateConfig {
+  std::int32_t initial_random = 8;   ///< uniform samples before the model drives
+  std::int32_t candidates = 192;     ///< candidates scored per proposal
+  double local_fraction = 0.7;       ///< share of candidates made by mutating the best evaluated
+  std::int32_t elite = 8;            ///< how many of the best evaluated archs candidates mutate
+  double kappa = 0.5;                ///< acquisition = mean + kappa * stddev
+  PredictorConfig predictor;
+};
+
+/// \brief AlphaX MCTS parameters.
+struct MctsConfig {
+  double cp = 0.5;          ///< UCT: z(x̄) + 2 Cp sqrt(2 ln n_parent / n_child), x̄ z-scored
+  bool preemptive = true;   ///< backpropagate the predicted reward at dispatch
+  SurrogateConfig surrogate;
+};
+
+/// \brief The MCTS tree: nodes are partial genomes, edges actions. Statistics are sums of
+/// rewards (raw objective units) and visit counts; UCT z-scores the mean with the given scale.
+class MctsTree {
+ public:
+  /// \brief One node of the tree.
+  struct Node {
+    Genome partial;
+    std::int32_t parent = -1;
+    std::vector<std::pair<Action, std::int32_t>> children;  ///< expanded children
+    std::int32_t untried = 0;  ///< actions not expanded yet
+    double visits = 0.0;
+    double value_sum = 0.0;
+    bool exhausted = false;  ///< no unseen architecture could be drawn below it
+  };
+  explicit MctsTree(const SearchSpace& space);
+  /// \brief Node 0 is the root (space.root()).
+  const Node& node(std::int32_t index) const { return nodes_[static_cast<std::size_t>(index)]; }
+  std::size_t size() const { return nodes_.size(); }
+  /// \brief Creates (or returns) the child of `parent` reached by `action`.
+  std::int32_t child(std::int32_t parent, const Action& action);
+  /// \brief Adds `visits` and `value` to every node of `path`.
+  void backpropagate(const std::vector<std::int32_t>& path, double visits, double value);
+  void set_exhausted(std::int32_t index) { nodes_[static_cast<std::size_t>(index)].exhausted = true; }
+  /// \brief The UCT choice among the expanded, not exhausted children of `parent`, with x̄
+  /// z-scored by (mean, scale); unvisited children first; ties to the lowest action. -1 if none.
+  std::int32_t select_child(std::int32_t parent, double cp, double mean, double scale) const;
+  /// \brief Whether `index` has actions not expanded yet.
+  bool has_untried(std::int32_t index) const { return node(index).untried > 0; }
+
+  void save(StateArchive& archive) const;
+  void load(const StateArchive& archive);
+
+ private:
+  const SearchSpace* space_;
+  std::vector<Node> nodes_;
+};
+
+/// \brief UCT score of a child: z + 2 cp sqrt(2 ln n_parent / n_child).
+double uct_score(double z_mean, double n_parent, double n_child, double cp);
+
+/// \brief AlphaX: MCTS over partial architectures with meta-DNN valued rollouts and preemptive
+/// backpropagation along the traversed path.
+class MctsStrategy final : public SearchStrategy {
+ public:
+  MctsStrategy(const SearchSpace& space, MctsConfig config, std::uint64_t seed);
+  std::string name() const override { return "mcts"; }
+  Proposal propose() override;
+  void on_dispatch(const Proposal& proposal) override;
+  void on_result(const Proposal& proposal, const EvalResult& result) override;
+  void save(StateArchive& archive) const override;
+  void load(const StateArchive& archive) override;
+  const MctsTree& tree() const { return tree_; }
+  /// \brief The tree path (node indices, root first) a pending proposal was drawn from.
+  const std::vector<std::int32_t>& path_of(std::uint64_t proposal_id) const;
+
+ private:
+  struct Pending {
+    std::vector<std::int32_t> path;
+    double predicted = 0.0;
+    bool dispatched = false;
+  };
+  MctsConfig config_;
+  const SearchSpace* space_;
+  Rng rng_;
+  MctsTree tree_;
+  Predictor predictor_;
+  std::uint64_t next_id_ = 0;
+  std::map<std::uint64_t, Pending> pending_;
+  std::unordered_set<std::uint64_t> seen_;  ///< classes proposed (evaluated or in flight)
+  std::vector<std::pair<double, Genome>> evaluated_;  ///< (reward, genome)
+  double sum_ = 0.0, sum_sq_ = 0.0;
+};
+
+/// \brief LaNAS parameters.
+struct LanasConfig {
+  std::int32_t max_depth = 5;       ///< height of the partition tree
+  std::int32_t min_split = 8;       ///< a node with fewer samples is a leaf
+  double cp = 0.5;                  ///< UCB on z-scored x̄
+  double ridge = 1e-2;              ///< ridge penalty of the closed-form linear splits
+  std::int32_t rebuild_every = 1;   ///< rebuild the tree after every k results
+  std::int32_t max_tries = 4096;    ///< region samples tried before a leaf counts as drained
+  SurrogateConfig surrogate;
+};
+
+/// \brief The LaNAS partition tree: every internal node holds a linear model; an encoding goes
+/// left ("good") when the model predicts at least the node's mean prediction.
+class LanasTree {
+ public:
+  /// \brief A node: its samples, statistics and (internal nodes) the linear split.
+  struct Node {
+    std::int32_t left = -1, right = -1, parent = -1;
+    std::vector<double> weights;  ///< size encoding + 1 (bias last); empty for leaves
+    double threshold = 0.0;
+    double visits = 0.0;
+    double value_sum = 0.0;
+    bool drained = false;
+  };
+  /// \brief Builds the tree from encodings `x` and rewards `y` (same length).
+  void build(const std::vector<std::vector<float>>& x, const std::vector<double>& y, const LanasConfig& config);
+  /// \brief Whether node `index` is a leaf.
+  bool is_leaf(std::int32_t index) const { return nodes_[static_cast<std::size_t>(index)].left < 0; }
+  const Node& node(std::int32_t index) const { return nodes_[static_cast<std::size_t>(index)]; }
+  Node& node(std::int32_t index) { return nodes_[static_cast<std::size_t>(index)]; }
+  std::size_t size() const { return nodes_.size(); }
+  /// \brief Adds a node by hand (tests); returns its index. The first node added is the root.
+  std::int32_t add_node(Node node);
+  /// \brief The leaf path an encoding routes to (root first).
+  std::vector<std::int32_t> route(const std::vector<float>& x) const;
+  /// \brief Whether `x` lies in the region of `node` (satisfies every split on its path).
+  bool in_region(std::int32_t node, const std::vector<float>& x) const;
+  /// \brief UCB descent from the root over non-drained children, z-scoring with (mean, scale).
+  /// Returns the path; empty when every leaf is drained.
+  std::vector<std::int32_t> select(double cp, double mean, double scale) const;
+  void backpropagate(const std::vector<std::int32_t>& path, double visits, double value);
+
+  void save(StateArchive& archive) const;
+  void load(const StateArchive& archive);
+
+ private:
+  bool goes_left(const Node& node, const std::vector<float>& x) const;
+  bool subtree_open(std::int32_t index) const;
+  std::vector<Node> nodes_;
+};
+
+/// \brief LaNAS with learned linear splits, UCB path selection and sampling inside the chosen leaf.
+class LanasStrategy final : public SearchStrategy {
+ public:
+  LanasStrategy(const SearchSpace& space, LanasConfig config, std::uint64_t seed);
+  std::string name() const override { return "lanas"; }
+  Proposal propose() override;
+  void on_dispatch(const Proposal& proposal) override;
+  void on_result(const Proposal& proposal, const EvalResult& result) override;
+  void save(StateArchive& archive) const override;
+  void load(const StateArchive& archive) override;
+  const LanasTree& tree() const { return tree_; }
+  /// \brief The leaf path a pending proposal was drawn from.
+  const std::vector<std::int32_t>& path_of(std::uint64_t proposal_id) const;
+
+ private:
+  struct Pending {
+    std::vector<std::int32_t> path;
+    double predicted = 0.0;
+    bool dispatched = false;
+  };
+  void rebuild();
+  LanasConfig config_;
+  const SearchSpace* space_;
+  Rng rng_;
+  LanasTree tree_;
+  Predictor predictor_;
+  std::uint64_t next_id_ = 0;
+  std::uint64_t since_rebuild_ = 0;
+  std::map<std::uint64_t, Pending> pending_;
+  std::unordered_set<std::uint64_t> seen_;
+  std::vector<std::pair<double, Genome>> evaluated_;
+  double sum_ = 0.0, sum_sq_ = 0.0;
+};
+
+}  // namespace alphax::search
