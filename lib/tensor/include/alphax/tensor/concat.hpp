@@ -13,8 +13,8 @@ template <Scalar T>
 void concat_channels_forward(std::type_identity_t<std::span<const BasicTensor<T>* const>> inputs,
                              BasicTensor<T>& y);
 
-/// \brief Splits dy on dim 1 into the gradients of the inputs (null entries are skipped; each
-/// non-null entry must have its input's shape).
+/// \brief Splits dy on dim 1 into the gradients of the inputs; every entry must be non-null and have
+/// its input's shape (pass a scratch tensor for a part whose gradient is not needed).
 template <Scalar T>
 void concat_channels_backward(const BasicTensor<T>& dy,
                               std::type_identity_t<std::span<BasicTensor<T>* const>> dinputs,

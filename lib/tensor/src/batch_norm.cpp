@@ -1,0 +1,195 @@
+#include "alphax/tensor/batch_norm.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <string>
+
+#include "check.hpp"
+
+namespace alphax::tensor {
+namespace {
+
+/// Channel layout of a batch-norm input: N blocks of C planes of `plane` elements each.
+struct BnGeometry {
+  std::int64_t n, c, plane;
+  [[nodiscard]] std::int64_t count() const { return n * plane; }  // elements per channel
+};
+
+template <typename T>
+BnGeometry geometry(const char* where, const BasicTensor<T>& x) {
+  if (x.data() == nullptr) detail::fail(where, "input is empty (no storage); allocate it first");
+  if (x.rank() != 4 && x.rank() != 2) {
+    detail::fail(where, "input must be [N, C, H, W] or [N, C], has shape " + x.shape().to_string());
+  }
+  const std::int64_t plane = x.rank() == 4 ? x.dim(2) * x.dim(3) : 1;
+  if (x.dim(0) * plane == 0) detail::fail(where, "input " + x.shape().to_string() + " has no element per channel");
+  return {x.dim(0), x.dim(1), plane};
+}
+
+template <typename T>
+void require_channel_vector(const char* where, const char* what, const BasicTensor<T>* t, std::int64_t c) {
+  if (t != nullptr) detail::require_same_shape(where, what, *t, Shape{c});
+}
+
+}  // namespace
+
+template <Scalar T>
+void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
+                        const std::type_identity_t<BasicTensor<T>>* gamma,
+                        const std::type_identity_t<BasicTensor<T>>* beta, BasicTensor<T>& running_mean,
+                        BasicTensor<T>& running_var, BasicTensor<T>& saved_mean,
+                        BasicTensor<T>& saved_invstd, const BatchNormParams& params) {
+  constexpr const char* kWhere = "batch_norm_forward";
+  const BnGeometry g = geometry(kWhere, x);
+  detail::require_same_shape(kWhere, "output", y, x.shape());
+  require_channel_vector(kWhere, "gamma", gamma, g.c);
+  require_channel_vector(kWhere, "beta", beta, g.c);
+  require_channel_vector(kWhere, "running_mean", &running_mean, g.c);
+  require_channel_vector(kWhere, "running_var", &running_var, g.c);
+  require_channel_vector(kWhere, "saved_mean", &saved_mean, g.c);
+  require_channel_vector(kWhere, "saved_invstd", &saved_invstd, g.c);
+  if (params.eps <= 0.0) detail::fail(kWhere, "eps must be > 0, got " + std::to_string(params.eps));
+  if (params.momentum < 0.0 || params.momentum > 1.0) {
+    detail::fail(kWhere, "momentum must lie in [0, 1], got " + std::to_string(params.momentum));
+  }
+  const bool relu = params.activation == Activation::kRelu;
+  const std::int64_t m = g.count();
+  const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    double mean = 0.0;
+    double invstd = 0.0;
+    if (params.training) {
+      double sum = 0.0;
+      for (std::int64_t n = 0; n < g.n; ++n) {
+        const T* xp = x.data() + (n * g.c + c) * g.plane;
+        T s{0};
+        for (std::int64_t i = 0; i < g.plane; ++i) s += xp[i];
+        sum += s;
+      }
+      mean = sum / static_cast<double>(m);
+      // Two passes (mean, then centred squares): stable when the mean dominates the spread.
+      double centred = 0.0;
+      for (std::int64_t n = 0; n < g.n; ++n) {
+        const T* xp = x.data() + (n * g.c + c) * g.plane;
+        T acc{0};
+        const T mu = static_cast<T>(mean);
+        for (std::int64_t i = 0; i < g.plane; ++i) acc += (xp[i] - mu) * (xp[i] - mu);
+        centred += acc;
+      }
+      const double var = centred / static_cast<double>(m);
+      invstd = 1.0 / std::sqrt(var + params.eps);
+      const double unbiased = m > 1 ? var * static_cast<double>(m) / static_cast<double>(m - 1) : var;
+      running_mean[c] = static_cast<T>((1.0 - params.momentum) * running_mean[c] + params.momentum * mean);
+      running_var[c] = static_cast<T>((1.0 - params.momentum) * running_var[c] + params.momentum * unbiased);
+    } else {
+      mean = running_mean[c];
+      invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + params.eps);
+    }
+    saved_mean[c] = static_cast<T>(mean);
+    saved_invstd[c] = static_cast<T>(invstd);
+    const T gm = gamma != nullptr ? (*gamma)[c] : T{1};
+    const T bt = beta != nullptr ? (*beta)[c] : T{0};
+    const T a = gm * static_cast<T>(invstd);
+    const T b = bt - static_cast<T>(mean) * a;
+    for (std::int64_t n = 0; n < g.n; ++n) {
+      const T* xp = x.data() + (n * g.c + c) * g.plane;
+      T* yp = y.data() + (n * g.c + c) * g.plane;
+      if (relu) {
+        for (std::int64_t i = 0; i < g.plane; ++i) {
+          const T v = a * xp[i] + b;
+          yp[i] = v > T{0} ? v : T{0};
+        }
+      } else {
+        for (std::int64_t i = 0; i < g.plane; ++i) yp[i] = a * xp[i] + b;
+      }
+    }
+  }
+}
+
+template <Scalar T>
+void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const BasicTensor<T>& dy,
+                         const std::type_identity_t<BasicTensor<T>>* gamma,
+                         const BasicTensor<T>& saved_mean, const BasicTensor<T>& saved_invstd,
+                         BasicTensor<T>& dx, std::type_identity_t<BasicTensor<T>>* dgamma,
+                         std::type_identity_t<BasicTensor<T>>* dbeta, const BatchNormParams& params,
+                         GradMode mode) {
+  constexpr const char* kWhere = "batch_norm_backward";
+  const BnGeometry g = geometry(kWhere, x);
+  const bool relu = params.activation == Activation::kRelu;
+  if (relu) detail::require_same_shape(kWhere, "output", y, x.shape());
+  detail::require_same_shape(kWhere, "output gradient", dy, x.shape());
+  detail::require_same_shape(kWhere, "input gradient", dx, x.shape());
+  require_channel_vector(kWhere, "gamma", gamma, g.c);
+  require_channel_vector(kWhere, "saved_mean", &saved_mean, g.c);
+  require_channel_vector(kWhere, "saved_invstd", &saved_invstd, g.c);
+  require_channel_vector(kWhere, "gamma gradient", dgamma, g.c);
+  require_channel_vector(kWhere, "beta gradient", dbeta, g.c);
+  const std::int64_t m = g.count();
+  const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    const T mean = saved_mean[c];
+    const T invstd = saved_invstd[c];
+    // Sums of the (masked) output gradient and of it times x_hat.
+    double sum_dy = 0.0;
+    double sum_dy_xhat = 0.0;
+    for (std::int64_t n = 0; n < g.n; ++n) {
+      const std::int64_t off = (n * g.c + c) * g.plane;
+      const T* xp = x.data() + off;
+      const T* dyp = dy.data() + off;
+      T s{0};
+      T sx{0};
+      if (relu) {
+        const T* yp = y.data() + off;
+        for (std::int64_t i = 0; i < g.plane; ++i) {
+          const T d = yp[i] > T{0} ? dyp[i] : T{0};
+          s += d;
+          sx += d * (xp[i] - mean);
+        }
+      } else {
+        for (std::int64_t i = 0; i < g.plane; ++i) {
+          s += dyp[i];
+          sx += dyp[i] * (xp[i] - mean);
+        }
+      }
+      sum_dy += s;
+      sum_dy_xhat += sx;
+    }
+    sum_dy_xhat *= invstd;
+    if (dgamma != nullptr) detail::store((*dgamma)[c], static_cast<T>(sum_dy_xhat), mode);
+    if (dbeta != nullptr) detail::store((*dbeta)[c], static_cast<T>(sum_dy), mode);
+    const T gm = gamma != nullptr ? (*gamma)[c] : T{1};
+    // training: dx = gamma*invstd * (dy - mean(dy) - x_hat * mean(dy*x_hat)); inference: gamma*invstd*dy
+    const T k = gm * invstd;
+    const T mean_dy = params.training ? static_cast<T>(sum_dy / static_cast<double>(m)) : T{0};
+    const T coef = params.training ? static_cast<T>(sum_dy_xhat / static_cast<double>(m)) * invstd : T{0};
+    for (std::int64_t n = 0; n < g.n; ++n) {
+      const std::int64_t off = (n * g.c + c) * g.plane;
+      const T* xp = x.data() + off;
+      const T* dyp = dy.data() + off;
+      const T* yp = relu ? y.data() + off : nullptr;
+      T* dxp = dx.data() + off;
+      for (std::int64_t i = 0; i < g.plane; ++i) {
+        const T d = (yp == nullptr || yp[i] > T{0}) ? dyp[i] : T{0};
+        const T v = k * (d - mean_dy - (xp[i] - mean) * coef);
+        detail::store(dxp[i], v, mode);
+      }
+    }
+  }
+}
+
+#define ALPHAX_INSTANTIATE_BN(T)                                                                           \
+  template void batch_norm_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const BasicTensor<T>*,        \
+                                      const BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>&,              \
+                                      BasicTensor<T>&, BasicTensor<T>&, const BatchNormParams&);            \
+  template void batch_norm_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
+                                       const BasicTensor<T>*, const BasicTensor<T>&, const BasicTensor<T>&, \
+                                       BasicTensor<T>&, BasicTensor<T>*, BasicTensor<T>*,                   \
+                                       const BatchNormParams&, GradMode);
+ALPHAX_INSTANTIATE_BN(float)
+ALPHAX_INSTANTIATE_BN(double)
+#undef ALPHAX_INSTANTIATE_BN
+
+}  // namespace alphax::tensor

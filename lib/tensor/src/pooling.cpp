@@ -1,0 +1,235 @@
+#include "alphax/tensor/pooling.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <string>
+
+#include "check.hpp"
+
+namespace alphax::tensor {
+namespace {
+
+struct PoolGeometry {
+  std::int64_t planes, h, w, oh, ow, kernel, stride, pad;
+};
+
+PoolGeometry geometry(const char* where, const Shape& input, const Pool2dParams& p) {
+  if (input.rank() != 4) detail::fail(where, "input must be [N, C, H, W], has shape " + input.to_string());
+  if (p.kernel < 1) detail::fail(where, "kernel must be >= 1, got " + std::to_string(p.kernel));
+  if (p.stride < 1) detail::fail(where, "stride must be >= 1, got " + std::to_string(p.stride));
+  if (p.padding < 0 || p.padding >= p.kernel) {
+    detail::fail(where, "padding must lie in [0, kernel) = [0, " + std::to_string(p.kernel) + "), got " +
+                            std::to_string(p.padding));
+  }
+  const std::int64_t span_h = input[2] + 2 * p.padding - p.kernel;
+  const std::int64_t span_w = input[3] + 2 * p.padding - p.kernel;
+  if (span_h < 0 || span_w < 0) {
+    detail::fail(where, "window " + std::to_string(p.kernel) + " is larger than the padded input of shape " +
+                            input.to_string() + " (padding " + std::to_string(p.padding) + ")");
+  }
+  return {input[0] * input[1], input[2], input[3], span_h / p.stride + 1, span_w / p.stride + 1,
+          p.kernel, p.stride, p.padding};
+}
+
+/// The clipped window [y0, y1) x [x0, x1) of output (oy, ox).
+struct Window {
+  std::int64_t y0, y1, x0, x1;
+  [[nodiscard]] std::int64_t count() const { return (y1 - y0) * (x1 - x0); }
+};
+
+inline Window window(const PoolGeometry& g, std::int64_t oy, std::int64_t ox) {
+  const std::int64_t ys = oy * g.stride - g.pad;
+  const std::int64_t xs = ox * g.stride - g.pad;
+  return {std::max<std::int64_t>(ys, 0), std::min<std::int64_t>(ys + g.kernel, g.h), std::max<std::int64_t>(xs, 0),
+          std::min<std::int64_t>(xs + g.kernel, g.w)};
+}
+
+bool parallel_over_planes(const PoolGeometry& g) {
+  return g.planes > 1 && g.planes * g.h * g.w >= detail::kParallelThreshold;
+}
+
+template <typename T>
+void require_output(const char* where, const char* what, const BasicTensor<T>& t, const Shape& input,
+                    const PoolGeometry& g) {
+  detail::require_same_shape(where, what, t, Shape{input[0], input[1], g.oh, g.ow});
+}
+
+/// Flat index (within a plane) of the first maximum of the window of output (oy, ox).
+template <typename T>
+inline std::int64_t argmax_in_window(const PoolGeometry& g, const T* xp, std::int64_t oy, std::int64_t ox) {
+  const Window win = window(g, oy, ox);
+  std::int64_t best = win.y0 * g.w + win.x0;
+  T best_value = xp[best];
+  for (std::int64_t y = win.y0; y < win.y1; ++y) {
+    for (std::int64_t x = win.x0; x < win.x1; ++x) {
+      if (xp[y * g.w + x] > best_value) {
+        best_value = xp[y * g.w + x];
+        best = y * g.w + x;
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+Shape pool2d_output_shape(const Shape& input, const Pool2dParams& params) {
+  const PoolGeometry g = geometry("pool2d_output_shape", input, params);
+  return Shape{input[0], input[1], g.oh, g.ow};
+}
+
+template <Scalar T>
+void max_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2dParams& params) {
+  constexpr const char* kWhere = "max_pool2d_forward";
+  detail::require_rank(kWhere, "input", x, 4);
+  const PoolGeometry g = geometry(kWhere, x.shape(), params);
+  require_output(kWhere, "output", y, x.shape(), g);
+#pragma omp parallel for schedule(static) if (parallel_over_planes(g))
+  for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+    const T* xp = x.data() + plane * g.h * g.w;
+    T* yp = y.data() + plane * g.oh * g.ow;
+    for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+        const Window win = window(g, oy, ox);
+        T best = xp[win.y0 * g.w + win.x0];
+        for (std::int64_t yy = win.y0; yy < win.y1; ++yy) {
+          for (std::int64_t xx = win.x0; xx < win.x1; ++xx) best = std::max(best, xp[yy * g.w + xx]);
+        }
+        yp[oy * g.ow + ox] = best;
+      }
+    }
+  }
+}
+
+template <Scalar T>
+void max_pool2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const BasicTensor<T>& dy,
+                         BasicTensor<T>& dx, const Pool2dParams& params, GradMode mode) {
+  constexpr const char* kWhere = "max_pool2d_backward";
+  detail::require_rank(kWhere, "input", x, 4);
+  const PoolGeometry g = geometry(kWhere, x.shape(), params);
+  require_output(kWhere, "output", y, x.shape(), g);
+  require_output(kWhere, "output gradient", dy, x.shape(), g);
+  detail::require_same_shape(kWhere, "input gradient", dx, x.shape());
+#pragma omp parallel for schedule(static) if (parallel_over_planes(g))
+  for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+    const T* xp = x.data() + plane * g.h * g.w;
+    const T* dyp = dy.data() + plane * g.oh * g.ow;
+    T* dxp = dx.data() + plane * g.h * g.w;
+    if (mode == GradMode::kWrite) std::fill(dxp, dxp + g.h * g.w, T{0});
+    for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) dxp[argmax_in_window(g, xp, oy, ox)] += dyp[oy * g.ow + ox];
+    }
+  }
+}
+
+template <Scalar T>
+void avg_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2dParams& params) {
+  constexpr const char* kWhere = "avg_pool2d_forward";
+  detail::require_rank(kWhere, "input", x, 4);
+  const PoolGeometry g = geometry(kWhere, x.shape(), params);
+  require_output(kWhere, "output", y, x.shape(), g);
+#pragma omp parallel for schedule(static) if (parallel_over_planes(g))
+  for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+    const T* xp = x.data() + plane * g.h * g.w;
+    T* yp = y.data() + plane * g.oh * g.ow;
+    for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+        const Window win = window(g, oy, ox);
+        T sum{0};
+        for (std::int64_t yy = win.y0; yy < win.y1; ++yy) {
+          for (std::int64_t xx = win.x0; xx < win.x1; ++xx) sum += xp[yy * g.w + xx];
+        }
+        yp[oy * g.ow + ox] = sum / static_cast<T>(win.count());
+      }
+    }
+  }
+}
+
+template <Scalar T>
+void avg_pool2d_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, const Pool2dParams& params, GradMode mode) {
+  constexpr const char* kWhere = "avg_pool2d_backward";
+  detail::require_rank(kWhere, "input gradient", dx, 4);
+  const PoolGeometry g = geometry(kWhere, dx.shape(), params);
+  require_output(kWhere, "output gradient", dy, dx.shape(), g);
+#pragma omp parallel for schedule(static) if (parallel_over_planes(g))
+  for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+    const T* dyp = dy.data() + plane * g.oh * g.ow;
+    T* dxp = dx.data() + plane * g.h * g.w;
+    if (mode == GradMode::kWrite) std::fill(dxp, dxp + g.h * g.w, T{0});
+    for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+        const Window win = window(g, oy, ox);
+        const T share = dyp[oy * g.ow + ox] / static_cast<T>(win.count());
+        for (std::int64_t yy = win.y0; yy < win.y1; ++yy) {
+          for (std::int64_t xx = win.x0; xx < win.x1; ++xx) dxp[yy * g.w + xx] += share;
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+template <typename T>
+std::int64_t global_pool_planes(const char* where, const BasicTensor<T>& x, const BasicTensor<T>& y) {
+  detail::require_rank(where, "input", x, 4);
+  const bool flat = y.rank() == 2 && y.dim(0) == x.dim(0) && y.dim(1) == x.dim(1);
+  const bool square = y.rank() == 4 && y.dim(0) == x.dim(0) && y.dim(1) == x.dim(1) && y.dim(2) == 1 && y.dim(3) == 1;
+  if (y.data() == nullptr || !(flat || square)) {
+    detail::fail(where, "pooled tensor has shape " + y.shape().to_string() + ", expected [" +
+                            std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) + "] or [" +
+                            std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) + ", 1, 1] for input " +
+                            x.shape().to_string());
+  }
+  if (x.dim(2) * x.dim(3) == 0) detail::fail(where, "input " + x.shape().to_string() + " has empty planes");
+  return x.dim(0) * x.dim(1);
+}
+
+}  // namespace
+
+template <Scalar T>
+void global_avg_pool_forward(const BasicTensor<T>& x, BasicTensor<T>& y) {
+  const std::int64_t planes = global_pool_planes("global_avg_pool_forward", x, y);
+  const std::int64_t hw = x.dim(2) * x.dim(3);
+  const T inv = T{1} / static_cast<T>(hw);
+#pragma omp parallel for schedule(static) if (x.size() >= detail::kParallelThreshold)
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const T* xp = x.data() + p * hw;
+    T sum{0};
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t i = 0; i < hw; ++i) sum += xp[i];
+    y[p] = sum * inv;
+  }
+}
+
+template <Scalar T>
+void global_avg_pool_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, GradMode mode) {
+  const std::int64_t planes = global_pool_planes("global_avg_pool_backward", dx, dy);
+  const std::int64_t hw = dx.dim(2) * dx.dim(3);
+  const T inv = T{1} / static_cast<T>(hw);
+#pragma omp parallel for schedule(static) if (dx.size() >= detail::kParallelThreshold)
+  for (std::int64_t p = 0; p < planes; ++p) {
+    T* dxp = dx.data() + p * hw;
+    const T v = dy[p] * inv;
+    if (mode == GradMode::kAdd) {
+      for (std::int64_t i = 0; i < hw; ++i) dxp[i] += v;
+    } else {
+      std::fill(dxp, dxp + hw, v);
+    }
+  }
+}
+
+#define ALPHAX_INSTANTIATE_POOL(T)                                                                            \
+  template void max_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);          \
+  template void max_pool2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,  \
+                                       BasicTensor<T>&, const Pool2dParams&, GradMode);                       \
+  template void avg_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);          \
+  template void avg_pool2d_backward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&, GradMode); \
+  template void global_avg_pool_forward<T>(const BasicTensor<T>&, BasicTensor<T>&);                          \
+  template void global_avg_pool_backward<T>(const BasicTensor<T>&, BasicTensor<T>&, GradMode);
+ALPHAX_INSTANTIATE_POOL(float)
+ALPHAX_INSTANTIATE_POOL(double)
+#undef ALPHAX_INSTANTIATE_POOL
+
+}  // namespace alphax::tensor

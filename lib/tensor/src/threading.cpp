@@ -1,0 +1,61 @@
+#include "alphax/tensor/threading.hpp"
+
+#include <omp.h>
+
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "blas.hpp"
+#include "check.hpp"
+
+namespace alphax::tensor {
+namespace detail {
+
+void ensure_blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+#if defined(OPENBLAS_VERSION)
+    openblas_set_num_threads(1);
+#endif
+  });
+}
+
+template <typename T>
+void parallel_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                   const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  ensure_blas_single_threaded();
+  const std::int64_t flops = m * n * k;
+  const int threads = (flops < (1 << 18) || m < 2) ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+  {
+    const std::int64_t parts = omp_get_num_threads();
+    const std::int64_t t = omp_get_thread_num();
+    const std::int64_t begin = m * t / parts;
+    const std::int64_t end = m * (t + 1) / parts;
+    if (end > begin) {
+      const T* a_block = trans_a ? a + begin : a + begin * lda;
+      gemm(trans_a, trans_b, end - begin, n, k, alpha, a_block, lda, b, ldb, beta, c + begin * ldc, ldc);
+    }
+  }
+}
+
+template void parallel_gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
+                                   std::int64_t, const float*, std::int64_t, float, float*, std::int64_t);
+template void parallel_gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double, const double*,
+                                    std::int64_t, const double*, std::int64_t, double, double*, std::int64_t);
+
+}  // namespace detail
+
+void set_num_threads(int n) {
+  if (n < 1) {
+    throw std::invalid_argument("alphax::tensor::set_num_threads: thread count must be >= 1, got " +
+                                std::to_string(n));
+  }
+  omp_set_num_threads(n);
+  detail::ensure_blas_single_threaded();
+}
+
+int num_threads() noexcept { return omp_get_max_threads(); }
+
+}  // namespace alphax::tensor
