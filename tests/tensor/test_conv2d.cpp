@@ -1,0 +1,169 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <tuple>
+
+#include "alphax/tensor/conv2d.hpp"
+#include "alphax/tensor/threading.hpp"
+#include "gradcheck.hpp"
+
+namespace alphax::tensor {
+namespace {
+
+using testing::random_tensor;
+
+/// Direct seven-loop convolution, the reference for conv2d_forward.
+TensorD reference_conv(const TensorD& x, const TensorD& w, const TensorD* bias, std::int64_t stride,
+                       std::int64_t pad) {
+  const std::int64_t n = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
+  const std::int64_t cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+  const std::int64_t oh = (h + 2 * pad - kh) / stride + 1, ow = (wd + 2 * pad - kw) / stride + 1;
+  TensorD y(Shape{n, cout, oh, ow});
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t co = 0; co < cout; ++co)
+      for (std::int64_t oy = 0; oy < oh; ++oy)
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          double s = bias != nullptr ? (*bias)[co] : 0.0;
+          for (std::int64_t ci = 0; ci < cin; ++ci)
+            for (std::int64_t ky = 0; ky < kh; ++ky)
+              for (std::int64_t kx = 0; kx < kw; ++kx) {
+                const std::int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                if (iy >= 0 && iy < h && ix >= 0 && ix < wd) s += x(b, ci, iy, ix) * w(co, ci, ky, kx);
+              }
+          y(b, co, oy, ox) = s;
+        }
+  return y;
+}
+
+/// (kernel h, kernel w, stride, padding, input h, input w)
+using ConvCase = std::tuple<int, int, int, int, int, int>;
+
+class Conv2dCases : public ::testing::TestWithParam<ConvCase> {
+ protected:
+  [[nodiscard]] Shape input_shape() const {
+    return Shape{3, 2, std::get<4>(GetParam()), std::get<5>(GetParam())};
+  }
+  [[nodiscard]] Shape weight_shape() const { return Shape{4, 2, std::get<0>(GetParam()), std::get<1>(GetParam())}; }
+  [[nodiscard]] Conv2dParams params() const { return {std::get<2>(GetParam()), std::get<3>(GetParam())}; }
+};
+
+TEST_P(Conv2dCases, ForwardMatchesReferenceLoops) {
+  const TensorD x = random_tensor<double>(input_shape(), 1);
+  const TensorD w = random_tensor<double>(weight_shape(), 2);
+  const TensorD b = random_tensor<double>(Shape{4}, 3);
+  TensorD y(conv2d_output_shape(x.shape(), w.shape(), params()));
+  Workspace<double> ws;
+  conv2d_forward(x, w, &b, y, params(), ws);
+  const TensorD expected = reference_conv(x, w, &b, params().stride, params().padding);
+  ASSERT_EQ(y.shape(), expected.shape());
+  EXPECT_LT(testing::max_relative_difference(y, expected), 1e-12);
+}
+
+TEST_P(Conv2dCases, BackwardMatchesFiniteDifferences) {
+  TensorD x = random_tensor<double>(input_shape(), 4);
+  TensorD w = random_tensor<double>(weight_shape(), 5);
+  TensorD b = random_tensor<double>(Shape{4}, 6);
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), params());
+  const TensorD r = random_tensor<double>(out, 7);
+  Workspace<double> ws;
+  TensorD y(out);
+  auto loss = [&] {
+    conv2d_forward(x, w, &b, y, params(), ws);
+    return testing::dot(y, r);
+  };
+  TensorD dx(x.shape()), dw(w.shape()), db(b.shape());
+  conv2d_backward(x, w, r, &dx, dw, &db, params(), ws);
+  testing::expect_gradient("dx", x, dx, loss);
+  testing::expect_gradient("dweight", w, dw, loss);
+  testing::expect_gradient("dbias", b, db, loss);
+}
+
+TEST_P(Conv2dCases, AddModeAccumulatesIntoExistingGradients) {
+  const TensorD x = random_tensor<double>(input_shape(), 8);
+  const TensorD w = random_tensor<double>(weight_shape(), 9);
+  const TensorD r = random_tensor<double>(conv2d_output_shape(x.shape(), w.shape(), params()), 10);
+  Workspace<double> ws;
+  TensorD dx(x.shape()), dw(w.shape()), db(Shape{4});
+  conv2d_backward(x, w, r, &dx, dw, &db, params(), ws);
+  TensorD dx2 = random_tensor<double>(x.shape(), 11), dw2 = random_tensor<double>(w.shape(), 12),
+          db2 = random_tensor<double>(Shape{4}, 13);
+  const TensorD dx0 = dx2.clone(), dw0 = dw2.clone(), db0 = db2.clone();
+  conv2d_backward(x, w, r, &dx2, dw2, &db2, params(), ws, GradMode::kAdd);
+  for (std::int64_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx2[i], dx0[i] + dx[i], 1e-12);
+  for (std::int64_t i = 0; i < dw.size(); ++i) EXPECT_NEAR(dw2[i], dw0[i] + dw[i], 1e-12);
+  for (std::int64_t i = 0; i < db.size(); ++i) EXPECT_NEAR(db2[i], db0[i] + db[i], 1e-12);
+}
+
+INSTANTIATE_TEST_SUITE_P(KernelsStridesPaddings, Conv2dCases,
+                         ::testing::Values(ConvCase{3, 3, 1, 1, 6, 5}, ConvCase{3, 3, 2, 1, 7, 6},
+                                           ConvCase{1, 1, 1, 0, 4, 5}, ConvCase{1, 1, 2, 0, 5, 5},
+                                           ConvCase{5, 5, 1, 2, 6, 6}, ConvCase{3, 3, 1, 0, 5, 6},
+                                           ConvCase{1, 3, 1, 1, 4, 5}, ConvCase{3, 3, 3, 2, 8, 7},
+                                           ConvCase{2, 2, 2, 0, 6, 6}));
+
+TEST(Conv2d, ChannelMismatchNamesBothCounts) {
+  const Tensor x(Shape{2, 3, 8, 8});
+  const Tensor w(Shape{4, 1, 3, 3});
+  Tensor y(Shape{2, 4, 8, 8});
+  Workspace<float> ws;
+  testing::expect_invalid_argument([&] { conv2d_forward(x, w, nullptr, y, {1, 1}, ws); },
+                                   "conv2d_forward: input has 3 channels, weight expects 1");
+}
+
+TEST(Conv2d, WrongOutputShapeIsReported) {
+  const Tensor x(Shape{2, 3, 8, 8});
+  const Tensor w(Shape{4, 3, 3, 3});
+  Tensor y(Shape{2, 4, 6, 6});
+  Workspace<float> ws;
+  testing::expect_invalid_argument([&] { conv2d_forward(x, w, nullptr, y, {1, 1}, ws); },
+                                   "output has shape [2, 4, 6, 6], expected [2, 4, 8, 8]");
+}
+
+TEST(Conv2d, KernelLargerThanInputIsRejected) {
+  testing::expect_invalid_argument(
+      [] { (void)conv2d_output_shape(Shape{1, 1, 2, 2}, Shape{1, 1, 5, 5}, {1, 0}); }, "larger than the padded input");
+  testing::expect_invalid_argument([] { (void)conv2d_output_shape(Shape{1, 1, 8, 8}, Shape{1, 1, 3, 3}, {0, 0}); },
+                                   "stride must be >= 1");
+}
+
+TEST(Conv2d, PresizedWorkspaceIsNotReallocated) {
+  const Shape in{8, 4, 10, 10};
+  const Shape wshape{6, 4, 3, 3};
+  const Conv2dParams p{1, 1};
+  Workspace<float> ws(conv2d_workspace_size(in, wshape, p, num_threads()));
+  const std::size_t capacity = ws.capacity();
+  const float* buffer = ws.reserve(1);
+  const Tensor x = random_tensor<float>(in, 1);
+  const Tensor w = random_tensor<float>(wshape, 2);
+  Tensor y(conv2d_output_shape(in, wshape, p));
+  Tensor dx(in), dw(wshape);
+  conv2d_forward(x, w, nullptr, y, p, ws);
+  conv2d_backward(x, w, y, &dx, dw, nullptr, p, ws);
+  EXPECT_EQ(ws.capacity(), capacity);
+  EXPECT_EQ(ws.reserve(1), buffer);
+}
+
+TEST(Conv2d, FlopCountIsTwiceTheMultiplyAdds) {
+  EXPECT_EQ(conv2d_forward_flops(Shape{2, 3, 8, 8}, Shape{4, 3, 3, 3}, {1, 1}), 2LL * 2 * 4 * 27 * 64);
+}
+
+TEST(Conv2d, ResultDoesNotDependOnThreadCount) {
+  const Tensor x = random_tensor<float>(Shape{5, 3, 9, 9}, 21);
+  const Tensor w = random_tensor<float>(Shape{4, 3, 3, 3}, 22);
+  const Tensor r = random_tensor<float>(Shape{5, 4, 5, 5}, 23);
+  Workspace<float> ws;
+  const int before = num_threads();
+  Tensor y1(Shape{5, 4, 5, 5}), y2(Shape{5, 4, 5, 5}), dw1(w.shape()), dw2(w.shape());
+  set_num_threads(1);
+  conv2d_forward(x, w, nullptr, y1, {2, 1}, ws);
+  conv2d_backward(x, w, r, nullptr, dw1, nullptr, {2, 1}, ws);
+  set_num_threads(2);
+  conv2d_forward(x, w, nullptr, y2, {2, 1}, ws);
+  conv2d_backward(x, w, r, nullptr, dw2, nullptr, {2, 1}, ws);
+  set_num_threads(before);
+  EXPECT_LT(testing::max_relative_difference(y1, y2), 1e-6);
+  EXPECT_LT(testing::max_relative_difference(dw1, dw2), 1e-5);
+}
+
+}  // namespace
+}  // namespace alphax::tensor
