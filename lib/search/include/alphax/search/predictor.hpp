@@ -18,8 +18,9 @@ struct PredictorConfig {
   std::int32_t train_steps = 40;    ///< Adam minibatch steps per retraining, per MLP
   std::int32_t batch = 32;          ///< minibatch size
   double learning_rate = 0.01;      ///< Adam step size (targets are z-scored, so O(1))
-  std::int32_t retrain_every = 1;   ///< retrain after every k new samples
-  /// \brief Reads `hidden`, `ensemble`, `train_steps`, `batch`, `learning_rate`, `retrain_every`
+  std::int32_t retrain_every = 1;   ///< retrain after every k new samples...
+  double retrain_growth = 0.02;     ///< ...or after retrain_growth * num_samples, if more
+  /// \brief Reads `hidden`, `ensemble`, `train_steps`, `batch`, `learning_rate`, `retrain_every`, `retrain_growth`
   /// from `node` (absent keys keep their defaults); `path` names the node in errors.
   static PredictorConfig from_yaml(const YAML::Node& node, const std::string& path);
 };

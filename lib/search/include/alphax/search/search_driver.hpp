@@ -52,6 +52,9 @@ class SearchDriver {
   /// \brief The cached result of a class, if evaluated.
   std::optional<EvalResult> cached(std::uint64_t canonical_hash) const;
 
+  /// \brief The proposals handed out and not completed (to re-queue after a restart), by id.
+  std::vector<Proposal> in_flight_proposals() const;
+
   /// \brief Limit on consecutive free re-proposals before next() gives up (default 100000).
   void set_max_free_proposals(std::uint64_t n) { max_free_proposals_ = n; }
 
@@ -65,7 +68,7 @@ class SearchDriver {
   const SearchSpace* space_;
   SearchStrategy* strategy_;
   std::unordered_map<std::uint64_t, EvalResult> cache_;
-  std::unordered_map<std::uint64_t, std::uint64_t> in_flight_;  ///< hash -> proposal id
+  std::unordered_map<std::uint64_t, Proposal> in_flight_;  ///< hash -> the proposal being evaluated
   std::unordered_map<std::uint64_t, std::vector<Proposal>> waiting_;  ///< hash -> joined proposals
   std::uint64_t unique_samples_ = 0;
   std::uint64_t free_proposals_ = 0;

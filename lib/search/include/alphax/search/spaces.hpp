@@ -16,9 +16,9 @@ namespace alphax::search {
 /// \brief NAS-Bench-201: 4 nodes, 6 edges (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2; the order of the
 /// cell string), each one of 5 ops. Genome: 6 op indices into ops().
 ///
-/// canonical_hash: the cell as a graph whose vertices are the input, one vertex per op edge and
-/// the three sum nodes; "none" edges dropped; vertices that cannot be reached from the input or
-/// cannot reach the output dropped; then the NAS-Bench-101 iterated hash. 6,466 classes.
+/// canonical_hash: a hash of canonical_string(), NAS-Bench-201's own functional form of the cell
+/// (sums are unordered, skip_connect passes its input through, edges that cannot reach the
+/// output vanish): isomorphic cells hash equal; the 15,625 cells fall into 6,466 classes.
 class Nb201Space final : public SearchSpace {
  public:
   static constexpr std::size_t kEdges = 6;
@@ -41,6 +41,8 @@ class Nb201Space final : public SearchSpace {
   std::vector<Action> actions(const Genome& partial) const override;
   Genome apply(const Genome& partial, const Action& action) const override;
   bool is_terminal(const Genome& partial) const override;
+  /// \brief The output node's expression as NAS-Bench-201's to_unique_str(consider_zero=True).
+  static std::string canonical_string(const Genome& genome);
 };
 
 /// \brief NAS-Bench-101: 7 nodes (input, 5 interior, output), upper-triangular adjacency with at

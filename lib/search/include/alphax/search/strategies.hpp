@@ -150,6 +150,7 @@ class MctsStrategy final : public SearchStrategy {
     double predicted = 0.0;
     bool dispatched = false;
   };
+  static std::uint64_t mix_seed(std::uint64_t seed);
   MctsConfig config_;
   const SearchSpace* space_;
   Rng rng_;
@@ -168,7 +169,8 @@ struct LanasConfig {
   std::int32_t min_split = 8;       ///< a node with fewer samples is a leaf
   double cp = 0.5;                  ///< UCB on z-scored x̄
   double ridge = 1e-2;              ///< ridge penalty of the closed-form linear splits
-  std::int32_t rebuild_every = 1;   ///< rebuild the tree after every k results
+  std::int32_t rebuild_every = 1;   ///< rebuild the tree after every k results...
+  double rebuild_growth = 0.02;     ///< ...or after rebuild_growth * results, if more
   std::int32_t max_tries = 4096;    ///< region samples tried before a leaf counts as drained
   SurrogateConfig surrogate;
 };
@@ -186,8 +188,10 @@ class LanasTree {
     double value_sum = 0.0;
     bool drained = false;
   };
-  /// \brief Builds the tree from encodings `x` and rewards `y` (same length).
-  void build(const std::vector<std::vector<float>>& x, const std::vector<double>& y, const LanasConfig& config);
+  /// \brief Builds the tree from encodings `x` and rewards `y` (same length); returns, per sample,
+  /// the leaf it lands in.
+  std::vector<std::int32_t> build(const std::vector<std::vector<float>>& x, const std::vector<double>& y,
+                                  const LanasConfig& config);
   /// \brief Whether node `index` is a leaf.
   bool is_leaf(std::int32_t index) const { return nodes_[static_cast<std::size_t>(index)].left < 0; }
   const Node& node(std::int32_t index) const { return nodes_[static_cast<std::size_t>(index)]; }
@@ -232,6 +236,7 @@ class LanasStrategy final : public SearchStrategy {
     std::vector<std::int32_t> path;
     double predicted = 0.0;
     bool dispatched = false;
+    std::vector<float> encoding;
   };
   void rebuild();
   LanasConfig config_;
@@ -239,6 +244,7 @@ class LanasStrategy final : public SearchStrategy {
   Rng rng_;
   LanasTree tree_;
   Predictor predictor_;
+  std::map<std::int32_t, std::vector<std::size_t>> leaf_members_;  ///< leaf -> indices into evaluated_
   std::uint64_t next_id_ = 0;
   std::uint64_t since_rebuild_ = 0;
   std::map<std::uint64_t, Pending> pending_;

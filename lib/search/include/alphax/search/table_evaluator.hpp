@@ -34,8 +34,9 @@ struct TableColumns {
 
 /// \brief A CSV table (header line, comma separated, no quoted commas) turned into an Evaluator.
 ///
-/// Rows are indexed by the canonical hash of their parsed key, so an isomorph of a listed cell
-/// is found too. Errors (all std::runtime_error/invalid_argument naming file, line and column):
+/// A genome is looked up by its formatted key first (every row keeps its own numbers, as in the
+/// NAS-Bench-201 table where isomorphs were trained separately); a genome whose exact key is
+/// not listed is answered by the first listed row of its canonical class. Errors (all std::runtime_error/invalid_argument naming file, line and column):
 /// missing file, missing named column, empty table, a key the space cannot parse, the same class
 /// listed twice with different values, an architecture not in the table (evaluate()).
 class TableEvaluator final : public Evaluator {
@@ -73,7 +74,9 @@ class TableEvaluator final : public Evaluator {
   const SearchSpace* space_;
   TableColumns columns_;
   SimulatedTime time_;
-  std::unordered_map<std::uint64_t, Row> rows_;
+  std::unordered_map<std::uint64_t, Row> rows_;        ///< by canonical hash (first row of a class)
+  std::unordered_map<std::string, std::size_t> exact_;  ///< formatted key -> line number
+  std::unordered_map<std::string, Row> exact_rows_;     ///< formatted key -> its own row
   std::size_t num_rows_ = 0;
   double max_objective_ = 0.0;
   double max_report_ = 0.0;

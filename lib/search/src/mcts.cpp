@@ -1,0 +1,295 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "alphax/search/strategies.hpp"
+#include "surrogate.hpp"
+
+namespace alphax::search {
+
+double uct_score(double z_mean, double n_parent, double n_child, double cp) {
+  return z_mean + 2.0 * cp * std::sqrt(2.0 * std::log(std::max(1.0, n_parent)) / n_child);
+}
+
+// ---------------------------------------------------------------- tree
+
+MctsTree::MctsTree(const SearchSpace& space) : space_(&space) {
+  Node root;
+  root.partial = space.root();
+  root.untried = static_cast<std::int32_t>(space.actions(root.partial).size());
+  nodes_.push_back(std::move(root));
+}
+
+std::int32_t MctsTree::child(std::int32_t parent, const Action& action) {
+  auto& p = nodes_.at(static_cast<std::size_t>(parent));
+  for (const auto& [a, index] : p.children)
+    if (a == action) return index;
+  Node n;
+  n.partial = space_->apply(p.partial, action);
+  n.parent = parent;
+  n.untried = static_cast<std::int32_t>(space_->actions(n.partial).size());
+  const auto index = static_cast<std::int32_t>(nodes_.size());
+  p.children.emplace_back(action, index);
+  p.untried -= 1;
+  nodes_.push_back(std::move(n));  // invalidates `p`
+  return index;
+}
+
+void MctsTree::backpropagate(const std::vector<std::int32_t>& path, double visits, double value) {
+  for (const auto index : path) {
+    auto& n = nodes_.at(static_cast<std::size_t>(index));
+    n.visits += visits;
+    n.value_sum += value;
+  }
+}
+
+std::int32_t MctsTree::select_child(std::int32_t parent, double cp, double mean, double scale) const {
+  const auto& p = node(parent);
+  std::int32_t best = -1;
+  double best_score = -std::numeric_limits<double>::infinity();
+  Action best_action;
+  for (const auto& [action, index] : p.children) {
+    const auto& c = node(index);
+    if (c.exhausted) continue;
+    const double score = c.visits <= 0.0 ? std::numeric_limits<double>::infinity()
+                                          : uct_score((c.value_sum / c.visits - mean) / scale, p.visits, c.visits, cp);
+    const bool better = score > best_score || (score == best_score && best >= 0 &&
+                                               (action.position < best_action.position ||
+                                                (action.position == best_action.position && action.value < best_action.value)));
+    if (best < 0 || better) {
+      best = index;
+      best_score = score;
+      best_action = action;
+    }
+  }
+  return best;
+}
+
+void MctsTree::save(StateArchive& archive) const {
+  std::vector<Genome> partials;
+  std::vector<std::int64_t> parent, untried, exhausted, child_index, child_position, child_value;
+  std::vector<std::uint64_t> child_count;
+  std::vector<double> visits, values;
+  for (const auto& n : nodes_) {
+    partials.push_back(n.partial);
+    parent.push_back(n.parent);
+    untried.push_back(n.untried);
+    exhausted.push_back(n.exhausted ? 1 : 0);
+    visits.push_back(n.visits);
+    values.push_back(n.value_sum);
+    child_count.push_back(n.children.size());
+    for (const auto& [a, index] : n.children) {
+      child_position.push_back(a.position);
+      child_value.push_back(a.value);
+      child_index.push_back(index);
+    }
+  }
+  detail::put_genomes(archive, "partial", partials);
+  archive.put("parent", parent);
+  archive.put("untried", untried);
+  archive.put("exhausted", exhausted);
+  archive.put("visits", visits);
+  archive.put("value_sum", values);
+  archive.put("child_count", child_count);
+  archive.put("child_position", child_position);
+  archive.put("child_value", child_value);
+  archive.put("child_index", child_index);
+}
+
+void MctsTree::load(const StateArchive& archive) {
+  const auto partials = detail::get_genomes(archive, "partial");
+  const auto& parent = archive.ints("parent");
+  const auto& untried = archive.ints("untried");
+  const auto& exhausted = archive.ints("exhausted");
+  const auto& visits = archive.doubles("visits");
+  const auto& values = archive.doubles("value_sum");
+  const auto& child_count = archive.uints("child_count");
+  const auto& child_position = archive.ints("child_position");
+  const auto& child_value = archive.ints("child_value");
+  const auto& child_index = archive.ints("child_index");
+  nodes_.clear();
+  std::size_t c = 0;
+  for (std::size_t i = 0; i < partials.size(); ++i) {
+    Node n;
+    n.partial = partials[i];
+    n.parent = static_cast<std::int32_t>(parent.at(i));
+    n.untried = static_cast<std::int32_t>(untried.at(i));
+    n.exhausted = exhausted.at(i) != 0;
+    n.visits = visits.at(i);
+    n.value_sum = values.at(i);
+    for (std::uint64_t k = 0; k < child_count.at(i); ++k, ++c)
+      n.children.emplace_back(Action{static_cast<std::int32_t>(child_position.at(c)), static_cast<std::int32_t>(child_value.at(c))},
+                              static_cast<std::int32_t>(child_index.at(c)));
+    nodes_.push_back(std::move(n));
+  }
+  if (nodes_.empty()) throw std::runtime_error("MctsTree::load: the archive holds no root");
+}
+
+// ---------------------------------------------------------------- strategy
+
+MctsStrategy::MctsStrategy(const SearchSpace& space, MctsConfig config, std::uint64_t seed)
+    : config_(config),
+      space_(&space),
+      rng_(seed),
+      tree_(space),
+      predictor_(space.encoding_size(), config.surrogate.predictor, mix_seed(seed)) {}
+
+std::uint64_t MctsStrategy::mix_seed(std::uint64_t seed) { return seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL; }
+
+const std::vector<std::int32_t>& MctsStrategy::path_of(std::uint64_t proposal_id) const {
+  const auto it = pending_.find(proposal_id);
+  if (it == pending_.end())
+    throw std::out_of_range("MctsStrategy::path_of: proposal " + std::to_string(proposal_id) + " is not pending");
+  return it->second.path;
+}
+
+Proposal MctsStrategy::propose() {
+  const double count = static_cast<double>(evaluated_.size());
+  const double mean = count > 0 ? sum_ / count : 0.0;
+  const double var = count > 1 ? std::max(0.0, sum_sq_ / count - mean * mean) : 0.0;
+  const double scale = var > 1e-12 ? std::sqrt(var) : 1.0;
+  const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite));
+  const bool warm = evaluated_.size() >= static_cast<std::size_t>(config_.surrogate.initial_random) &&
+                    predictor_.trained();
+  const auto accept_all = [](const Genome&) { return true; };
+
+  Proposal p;
+  p.id = next_id_++;
+  Pending pending;
+  for (int attempt = 0; attempt < 64 && p.genome.empty(); ++attempt) {
+    std::vector<std::int32_t> path{0};
+    std::int32_t node = 0;
+    bool dead_end = false;
+    while (!space_->is_terminal(tree_.node(node).partial) && !tree_.has_untried(node)) {
+      const auto next = tree_.select_child(node, config_.cp, mean, scale);
+      if (next < 0) {
+        dead_end = true;
+        break;
+      }
+      node = next;
+      path.push_back(node);
+    }
+    if (dead_end || space_->is_terminal(tree_.node(node).partial)) {
+      tree_.set_exhausted(node);  // every child drained, or a terminal already proposed
+      if (node == 0) break;
+      continue;
+    }
+    // Expansion: rollouts below each untried action, valued by the meta-DNN; the best one is
+    // proposed and its first action becomes the new child.
+    const auto& here = tree_.node(node);
+    std::vector<Action> untried;
+    for (const auto& a : space_->actions(here.partial)) {
+      const bool expanded = std::any_of(here.children.begin(), here.children.end(),
+                                        [&](const auto& c) { return c.first == a; });
+      if (!expanded) untried.push_back(a);
+    }
+    const int per_action =
+        std::max(8, config_.surrogate.candidates / std::max(1, static_cast<int>(untried.size())));
+    std::optional<detail::Candidate> best;
+    Action best_action;
+    for (const auto& a : untried) {
+      const auto partial = space_->apply(here.partial, a);
+      auto c = detail::best_candidate(*space_, partial, config_.surrogate, predictor_, warm ? elite : decltype(elite){},
+                                      seen_, warm ? per_action : 1, 4 * per_action, accept_all, rng_);
+      if (c && (!best || c->score > best->score)) {
+        best = std::move(c);
+        best_action = a;
+      }
+      if (!warm && best) break;  // warm-up: the first unseen random draw
+    }
+    if (!best) {
+      tree_.set_exhausted(node);
+      continue;
+    }
+    path.push_back(tree_.child(node, best_action));
+    p.genome = best->genome;
+    p.predicted = predictor_.trained() ? best->estimate.mean : mean;
+    pending.path = std::move(path);
+  }
+  if (p.genome.empty()) {  // the tree found nothing unseen: a uniform draw, credited to the root
+    p.genome = detail::unseen_sample(*space_, seen_, rng_, "MctsStrategy::propose");
+    p.predicted = predictor_.trained() ? predictor_.predict(space_->encode(p.genome)).mean : mean;
+    pending.path = {0};
+  }
+  pending.predicted = p.predicted;
+  seen_.insert(space_->canonical_hash(p.genome));
+  pending_.emplace(p.id, std::move(pending));
+  return p;
+}
+
+void MctsStrategy::on_dispatch(const Proposal& proposal) {
+  const auto it = pending_.find(proposal.id);
+  if (it == pending_.end() || it->second.dispatched || !config_.preemptive) return;
+  tree_.backpropagate(it->second.path, 1.0, it->second.predicted);
+  it->second.dispatched = true;
+}
+
+void MctsStrategy::on_result(const Proposal& proposal, const EvalResult& result) {
+  const double worst = evaluated_.empty()
+                           ? 0.0
+                           : std::min_element(evaluated_.begin(), evaluated_.end())->first;
+  const double value = reward_of(result, worst);
+  if (const auto it = pending_.find(proposal.id); it != pending_.end()) {
+    if (it->second.dispatched)
+      tree_.backpropagate(it->second.path, 0.0, value - it->second.predicted);  // replace the prediction
+    else
+      tree_.backpropagate(it->second.path, 1.0, value);
+    pending_.erase(it);
+  }
+  seen_.insert(space_->canonical_hash(proposal.genome));
+  evaluated_.emplace_back(value, proposal.genome);
+  sum_ += value;
+  sum_sq_ += value * value;
+  predictor_.add(space_->encode(proposal.genome), value);
+}
+
+void MctsStrategy::save(StateArchive& archive) const {
+  archive.put("strategy", std::string("mcts"));
+  archive.put_scalar("next_id", next_id_);
+  archive.put("sums", std::vector<double>{sum_, sum_sq_});
+  tree_.save(archive.child("tree"));
+  predictor_.save(archive.child("predictor"));
+  detail::put_hashes(archive, "seen", seen_);
+  detail::put_evaluated(archive, evaluated_);
+  std::vector<std::uint64_t> ids, dispatched;
+  std::vector<double> predicted;
+  std::vector<Genome> paths;
+  for (const auto& [id, pe] : pending_) {
+    ids.push_back(id);
+    dispatched.push_back(pe.dispatched ? 1 : 0);
+    predicted.push_back(pe.predicted);
+    paths.emplace_back(pe.path.begin(), pe.path.end());
+  }
+  auto& pend = archive.child("pending");
+  pend.put("ids", ids);
+  pend.put("dispatched", dispatched);
+  pend.put("predicted", predicted);
+  detail::put_genomes(pend, "path", paths);
+  save_rng(archive, "rng", rng_);
+}
+
+void MctsStrategy::load(const StateArchive& archive) {
+  if (archive.text("strategy") != "mcts")
+    throw std::runtime_error("MctsStrategy::load: the archive holds strategy '" + archive.text("strategy") + "'");
+  next_id_ = archive.scalar_uint("next_id");
+  const auto& sums = archive.doubles("sums");
+  sum_ = sums.at(0);
+  sum_sq_ = sums.at(1);
+  tree_.load(archive.child("tree"));
+  predictor_.load(archive.child("predictor"));
+  seen_ = detail::get_hashes(archive, "seen");
+  evaluated_ = detail::get_evaluated(archive);
+  const auto& pend = archive.child("pending");
+  const auto& ids = pend.uints("ids");
+  const auto& dispatched = pend.uints("dispatched");
+  const auto& predicted = pend.doubles("predicted");
+  const auto paths = detail::get_genomes(pend, "path");
+  pending_.clear();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    pending_.emplace(ids[i], Pending{std::vector<std::int32_t>(paths.at(i).begin(), paths.at(i).end()),
+                                     predicted.at(i), dispatched.at(i) != 0});
+  load_rng(archive, "rng", rng_);
+}
+
+}  // namespace alphax::search

@@ -1,0 +1,230 @@
+#include "alphax/search/predictor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "config_reader.hpp"
+
+namespace alphax::search {
+
+PredictorConfig PredictorConfig::from_yaml(const YAML::Node& node, const std::string& path) {
+  PredictorConfig c;
+  if (!node) return c;
+  ConfigReader r(node, path);
+  c.hidden = r.get_int("hidden", c.hidden, 1);
+  c.ensemble = r.get_int("ensemble", c.ensemble, 1);
+  c.train_steps = r.get_int("train_steps", c.train_steps, 0);
+  c.batch = r.get_int("batch", c.batch, 1);
+  c.learning_rate = r.get_double("learning_rate", c.learning_rate, 0.0);
+  c.retrain_every = r.get_int("retrain_every", c.retrain_every, 1);
+  c.retrain_growth = r.get_double("retrain_growth", c.retrain_growth, 0.0);
+  r.check_unknown();
+  return c;
+}
+
+namespace {
+// Flat layout of one MLP: W1 (h x d), b1 (h), W2 (h x h), b2 (h), w3 (h), b3 (1).
+std::size_t parameter_count(std::size_t d, std::size_t h) { return h * d + h + h * h + h + h + 1; }
+}  // namespace
+
+Predictor::Predictor(std::size_t input_size, PredictorConfig config, std::uint64_t seed)
+    : input_size_(input_size), config_(config), rng_(seed) {
+  if (input_size_ == 0) throw std::invalid_argument("Predictor: input size is 0");
+  const auto d = input_size_;
+  const auto h = static_cast<std::size_t>(config_.hidden);
+  const auto n = parameter_count(d, h);
+  for (std::int32_t e = 0; e < config_.ensemble; ++e) {
+    Mlp net;
+    net.w.assign(n, 0.0);
+    net.grad.assign(n, 0.0);
+    net.m.assign(n, 0.0);
+    net.v.assign(n, 0.0);
+    // He-uniform initialisation; biases zero.
+    auto fill = [&](std::size_t offset, std::size_t count, std::size_t fan_in) {
+      const double limit = std::sqrt(6.0 / static_cast<double>(fan_in));
+      std::uniform_real_distribution<double> u(-limit, limit);
+      for (std::size_t i = 0; i < count; ++i) net.w[offset + i] = u(rng_);
+    };
+    fill(0, h * d, d);
+    fill(h * d + h, h * h, h);
+    fill(h * d + h + h * h + h, h, h);
+    nets_.push_back(std::move(net));
+  }
+}
+
+double Predictor::forward(const Mlp& net, const float* x, std::vector<double>& h1, std::vector<double>& h2) const {
+  const auto d = input_size_;
+  const auto h = static_cast<std::size_t>(config_.hidden);
+  const double* w1 = net.w.data();
+  const double* b1 = w1 + h * d;
+  const double* w2 = b1 + h;
+  const double* b2 = w2 + h * h;
+  const double* w3 = b2 + h;
+  const double b3 = w3[h];
+  h1.resize(h);
+  h2.resize(h);
+  for (std::size_t i = 0; i < h; ++i) {
+    double s = b1[i];
+    const double* row = w1 + i * d;
+    for (std::size_t j = 0; j < d; ++j)
+      if (x[j] != 0.0f) s += row[j] * static_cast<double>(x[j]);
+    h1[i] = s > 0.0 ? s : 0.0;
+  }
+  double out = b3;
+  for (std::size_t i = 0; i < h; ++i) {
+    double s = b2[i];
+    const double* row = w2 + i * h;
+    for (std::size_t j = 0; j < h; ++j) s += row[j] * h1[j];
+    h2[i] = s > 0.0 ? s : 0.0;
+    out += w3[i] * h2[i];
+  }
+  return out;
+}
+
+void Predictor::adam_step(Mlp& net) {
+  const auto d = input_size_;
+  const auto h = static_cast<std::size_t>(config_.hidden);
+  const auto n = targets_.size();
+  const auto batch = std::min<std::size_t>(static_cast<std::size_t>(config_.batch), n);
+  std::fill(net.grad.begin(), net.grad.end(), 0.0);
+  double* g1 = net.grad.data();
+  double* gb1 = g1 + h * d;
+  double* g2 = gb1 + h;
+  double* gb2 = g2 + h * h;
+  double* g3 = gb2 + h;
+  const double* w2 = net.w.data() + h * d + h;
+  const double* w3 = w2 + h * h + h;
+  std::vector<double> h1, h2, d1(h), d2(h);
+  std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+  const double scale = 2.0 / static_cast<double>(batch);
+  for (std::size_t b = 0; b < batch; ++b) {
+    const auto i = pick(rng_);
+    const float* x = inputs_.data() + i * d;
+    const double y = (targets_[i] - y_mean_) / y_std_;
+    const double err = (forward(net, x, h1, h2) - y) * scale;
+    g3[h] += err;
+    for (std::size_t k = 0; k < h; ++k) {
+      g3[k] += err * h2[k];
+      d2[k] = h2[k] > 0.0 ? err * w3[k] : 0.0;
+    }
+    std::fill(d1.begin(), d1.end(), 0.0);
+    for (std::size_t k = 0; k < h; ++k) {
+      if (d2[k] == 0.0) continue;
+      gb2[k] += d2[k];
+      const double* row = w2 + k * h;
+      double* grow = g2 + k * h;
+      for (std::size_t j = 0; j < h; ++j) {
+        grow[j] += d2[k] * h1[j];
+        d1[j] += d2[k] * row[j];
+      }
+    }
+    for (std::size_t j = 0; j < h; ++j) {
+      if (h1[j] <= 0.0) continue;
+      gb1[j] += d1[j];
+      double* grow = g1 + j * d;
+      for (std::size_t q = 0; q < d; ++q)
+        if (x[q] != 0.0f) grow[q] += d1[j] * static_cast<double>(x[q]);
+    }
+  }
+  constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-8;
+  ++net.steps;
+  const double c1 = 1.0 - std::pow(kBeta1, static_cast<double>(net.steps));
+  const double c2 = 1.0 - std::pow(kBeta2, static_cast<double>(net.steps));
+  for (std::size_t p = 0; p < net.w.size(); ++p) {
+    net.m[p] = kBeta1 * net.m[p] + (1.0 - kBeta1) * net.grad[p];
+    net.v[p] = kBeta2 * net.v[p] + (1.0 - kBeta2) * net.grad[p] * net.grad[p];
+    net.w[p] -= config_.learning_rate * (net.m[p] / c1) / (std::sqrt(net.v[p] / c2) + kEps);
+  }
+}
+
+void Predictor::add(const std::vector<float>& x, double y) {
+  if (x.size() != input_size_)
+    throw std::invalid_argument("Predictor::add: encoding of size " + std::to_string(x.size()) + ", expected " +
+                                std::to_string(input_size_));
+  inputs_.insert(inputs_.end(), x.begin(), x.end());
+  targets_.push_back(y);
+  ++since_training_;
+  const double due = std::max(static_cast<double>(config_.retrain_every),
+                              config_.retrain_growth * static_cast<double>(targets_.size()));
+  if (static_cast<double>(since_training_) >= due) train();
+}
+
+void Predictor::train() {
+  since_training_ = 0;
+  if (targets_.empty()) return;
+  double sum = 0.0, sum_sq = 0.0;
+  for (auto y : targets_) {
+    sum += y;
+    sum_sq += y * y;
+  }
+  const double n = static_cast<double>(targets_.size());
+  y_mean_ = sum / n;
+  const double var = std::max(0.0, sum_sq / n - y_mean_ * y_mean_);
+  y_std_ = var > 1e-12 ? std::sqrt(var) : 1.0;
+  for (auto& net : nets_)
+    for (std::int32_t s = 0; s < config_.train_steps; ++s) adam_step(net);
+  ++trainings_;
+}
+
+Estimate Predictor::predict(const std::vector<float>& x) const {
+  if (x.size() != input_size_)
+    throw std::invalid_argument("Predictor::predict: encoding of size " + std::to_string(x.size()) + ", expected " +
+                                std::to_string(input_size_));
+  if (trainings_ == 0) return {y_mean_, 0.0};
+  std::vector<double> h1, h2;
+  double sum = 0.0, sum_sq = 0.0;
+  for (const auto& net : nets_) {
+    const double z = forward(net, x.data(), h1, h2);
+    sum += z;
+    sum_sq += z * z;
+  }
+  const double k = static_cast<double>(nets_.size());
+  const double mean = sum / k;
+  const double var = std::max(0.0, sum_sq / k - mean * mean);
+  return {y_mean_ + y_std_ * mean, y_std_ * std::sqrt(var)};
+}
+
+void Predictor::save(StateArchive& archive) const {
+  archive.put_scalar("input_size", static_cast<std::uint64_t>(input_size_));
+  archive.put_scalar("ensemble", static_cast<std::uint64_t>(nets_.size()));
+  for (std::size_t e = 0; e < nets_.size(); ++e) {
+    auto& g = archive.child("net" + std::to_string(e));
+    g.put("w", nets_[e].w);
+    g.put("m", nets_[e].m);
+    g.put("v", nets_[e].v);
+    g.put_scalar("steps", nets_[e].steps);
+  }
+  archive.put("inputs", std::vector<double>(inputs_.begin(), inputs_.end()));
+  archive.put("targets", targets_);
+  archive.put("normalisation", std::vector<double>{y_mean_, y_std_});
+  archive.put("counters", std::vector<std::uint64_t>{since_training_, trainings_});
+  save_rng(archive, "rng", rng_);
+}
+
+void Predictor::load(const StateArchive& archive) {
+  if (archive.scalar_uint("input_size") != input_size_ || archive.scalar_uint("ensemble") != nets_.size())
+    throw std::runtime_error("Predictor::load: saved predictor has another input size or ensemble size; "
+                             "restart with the configuration the checkpoint was written with");
+  for (std::size_t e = 0; e < nets_.size(); ++e) {
+    const auto& g = archive.child("net" + std::to_string(e));
+    if (g.doubles("w").size() != nets_[e].w.size())
+      throw std::runtime_error("Predictor::load: saved net" + std::to_string(e) + " has another hidden width");
+    nets_[e].w = g.doubles("w");
+    nets_[e].m = g.doubles("m");
+    nets_[e].v = g.doubles("v");
+    nets_[e].steps = g.scalar_uint("steps");
+  }
+  const auto& in = archive.doubles("inputs");
+  inputs_.assign(in.begin(), in.end());
+  targets_ = archive.doubles("targets");
+  const auto& norm = archive.doubles("normalisation");
+  y_mean_ = norm.at(0);
+  y_std_ = norm.at(1);
+  const auto& counters = archive.uints("counters");
+  since_training_ = counters.at(0);
+  trainings_ = counters.at(1);
+  load_rng(archive, "rng", rng_);
+}
+
+}  // namespace alphax::search

@@ -1,0 +1,161 @@
+#include "surrogate.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace alphax::search::detail {
+
+std::optional<Genome> complete_randomly(const SearchSpace& space, const Genome& partial, Rng& rng) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    Genome g = partial;
+    while (!space.is_terminal(g)) {
+      const auto actions = space.actions(g);
+      if (actions.empty()) break;
+      g = space.apply(g, actions[std::uniform_int_distribution<std::size_t>(0, actions.size() - 1)(rng)]);
+    }
+    if (space.is_terminal(g) && space.is_valid(g)) return g;
+  }
+  return std::nullopt;
+}
+
+namespace {
+bool keeps_decided(const Genome& partial, const Genome& g) {
+  for (std::size_t i = 0; i < partial.size(); ++i)
+    if (partial[i] != kUndecided && partial[i] != g[i]) return false;
+  return true;
+}
+}  // namespace
+
+std::optional<Genome> complete_from(const SearchSpace& space, const Genome& partial, const Genome& donor, int edits,
+                                    Rng& rng) {
+  Genome g = donor;
+  for (std::size_t i = 0; i < partial.size(); ++i)
+    if (partial[i] != kUndecided) g[i] = partial[i];
+  if (!space.is_valid(g)) return std::nullopt;
+  for (int e = 0; e < edits; ++e) {
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      Genome m = space.mutate(g, rng);
+      if (keeps_decided(partial, m)) {
+        g = std::move(m);
+        break;
+      }
+    }
+  }
+  return g;
+}
+
+std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genome>>& evaluated, std::size_t k) {
+  std::vector<const std::pair<double, Genome>*> order;
+  order.reserve(evaluated.size());
+  for (const auto& e : evaluated) order.push_back(&e);
+  k = std::min(k, order.size());
+  // Ties broken by insertion order (stable), so the choice is deterministic.
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                    [](const auto* a, const auto* b) { return a->first > b->first || (a->first == b->first && a < b); });
+  std::vector<const Genome*> result;
+  for (std::size_t i = 0; i < k; ++i) result.push_back(&order[i]->second);
+  return result;
+}
+
+std::optional<Candidate> best_candidate(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
+                                        const Predictor& predictor, const std::vector<const Genome*>& elite,
+                                        const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
+                                        const std::function<bool(const Genome&)>& accept, Rng& rng) {
+  std::optional<Candidate> best;
+  std::unordered_set<std::uint64_t> scored;
+  std::bernoulli_distribution local(config.local_fraction);
+  std::uniform_int_distribution<int> edits(0, 2);
+  int found = 0;
+  for (int tries = 0; tries < max_tries && found < count; ++tries) {
+    std::optional<Genome> g;
+    if (!elite.empty() && local(rng)) {
+      const auto* donor = elite[std::uniform_int_distribution<std::size_t>(0, elite.size() - 1)(rng)];
+      g = complete_from(space, partial, *donor, 1 + edits(rng) % 2, rng);
+    } else {
+      g = complete_randomly(space, partial, rng);
+    }
+    if (!g || !accept(*g)) continue;
+    const auto h = space.canonical_hash(*g);
+    if (seen.count(h) || !scored.insert(h).second) continue;
+    ++found;
+    Candidate c{std::move(*g), h, {}, 0.0};
+    if (predictor.trained()) {
+      c.estimate = predictor.predict(space.encode(c.genome));
+      c.score = c.estimate.mean + config.kappa * c.estimate.stddev;
+    } else {
+      c.estimate = predictor.predict(space.encode(c.genome));
+      return c;  // no model yet: the first unseen draw
+    }
+    if (!best || c.score > best->score) best = std::move(c);
+  }
+  return best;
+}
+
+Genome unseen_sample(const SearchSpace& space, const std::unordered_set<std::uint64_t>& seen, Rng& rng,
+                     const char* who, int max_tries) {
+  for (int t = 0; t < max_tries; ++t) {
+    Genome g = space.sample(rng);
+    if (!seen.count(space.canonical_hash(g))) return g;
+  }
+  throw std::runtime_error(std::string(who) + ": " + std::to_string(max_tries) +
+                           " random draws were all already proposed; the space '" + space.name() +
+                           "' looks exhausted (lower the budget)");
+}
+
+void put_genomes(StateArchive& archive, const std::string& name, const std::vector<Genome>& genomes) {
+  std::vector<std::int64_t> flat;
+  std::vector<std::uint64_t> lengths;
+  for (const auto& g : genomes) {
+    lengths.push_back(g.size());
+    flat.insert(flat.end(), g.begin(), g.end());
+  }
+  archive.put(name + "_values", flat);
+  archive.put(name + "_lengths", lengths);
+}
+
+std::vector<Genome> get_genomes(const StateArchive& archive, const std::string& name) {
+  const auto& flat = archive.ints(name + "_values");
+  const auto& lengths = archive.uints(name + "_lengths");
+  std::vector<Genome> genomes;
+  std::size_t offset = 0;
+  for (auto len : lengths) {
+    if (offset + len > flat.size()) throw std::runtime_error("StateArchive: genome list '" + name + "' is truncated");
+    genomes.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(offset),
+                         flat.begin() + static_cast<std::ptrdiff_t>(offset + len));
+    offset += len;
+  }
+  return genomes;
+}
+
+void put_hashes(StateArchive& archive, const std::string& name, const std::unordered_set<std::uint64_t>& set) {
+  std::vector<std::uint64_t> v(set.begin(), set.end());
+  std::sort(v.begin(), v.end());
+  archive.put(name, v);
+}
+
+std::unordered_set<std::uint64_t> get_hashes(const StateArchive& archive, const std::string& name) {
+  const auto& v = archive.uints(name);
+  return {v.begin(), v.end()};
+}
+
+void put_evaluated(StateArchive& archive, const std::vector<std::pair<double, Genome>>& evaluated) {
+  std::vector<double> rewards;
+  std::vector<Genome> genomes;
+  for (const auto& [r, g] : evaluated) {
+    rewards.push_back(r);
+    genomes.push_back(g);
+  }
+  archive.put("evaluated_rewards", rewards);
+  put_genomes(archive, "evaluated", genomes);
+}
+
+std::vector<std::pair<double, Genome>> get_evaluated(const StateArchive& archive) {
+  const auto& rewards = archive.doubles("evaluated_rewards");
+  auto genomes = get_genomes(archive, "evaluated");
+  if (rewards.size() != genomes.size()) throw std::runtime_error("StateArchive: evaluated lists differ in length");
+  std::vector<std::pair<double, Genome>> result;
+  for (std::size_t i = 0; i < rewards.size(); ++i) result.emplace_back(rewards[i], std::move(genomes[i]));
+  return result;
+}
+
+}  // namespace alphax::search::detail
