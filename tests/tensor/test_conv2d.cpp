@@ -99,7 +99,11 @@ INSTANTIATE_TEST_SUITE_P(KernelsStridesPaddings, Conv2dCases,
                                            ConvCase{1, 1, 1, 0, 4, 5}, ConvCase{1, 1, 2, 0, 5, 5},
                                            ConvCase{5, 5, 1, 2, 6, 6}, ConvCase{3, 3, 1, 0, 5, 6},
                                            ConvCase{1, 3, 1, 1, 4, 5}, ConvCase{3, 3, 3, 2, 8, 7},
-                                           ConvCase{2, 2, 2, 0, 6, 6}));
+                                           ConvCase{2, 2, 2, 0, 6, 6},
+                                           // wide enough (output width >= 14) for padded-width columns
+                                           ConvCase{3, 3, 1, 1, 5, 16}, ConvCase{5, 5, 1, 2, 4, 15},
+                                           ConvCase{3, 3, 1, 0, 4, 17}, ConvCase{1, 3, 1, 1, 3, 14},
+                                           ConvCase{1, 1, 1, 0, 3, 20}));
 
 TEST(Conv2d, ChannelMismatchNamesBothCounts) {
   const Tensor x(Shape{2, 3, 8, 8});

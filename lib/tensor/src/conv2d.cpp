@@ -49,31 +49,62 @@ ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight
   return g;
 }
 
-/// Per-thread slice of the workspace: [columns K*P][dweight partial Cout*K][dbias partial Cout].
-struct ThreadSlices {
-  std::size_t col, dweight, dbias;
-  [[nodiscard]] std::size_t total() const { return col + dweight + dbias; }
+/// Output columns a GEMM should cover: wide enough for an efficient GEMM, small enough to stay in L2.
+constexpr std::int64_t kTargetColumns = 1024;
+/// Stride-1 convolutions at least this wide use padded-width columns (see ConvPlan::wide).
+constexpr std::int64_t kMinWideOutputWidth = 14;
+
+/// How samples are lowered to GEMM: a chunk of `chunk` samples becomes one matrix of columns
+/// [K, chunk * q], sample b owning columns [b*q, (b+1)*q), output row oy at b*q + oy*row_len.
+///
+/// Stride-1 convolutions use "wide" columns: output positions are counted in padded-width
+/// coordinates (row_len = W + 2*pad, the last KW-1 of each row are discarded), so every row of the
+/// column matrix is one contiguous slice of the zero-padded sample and im2col is a memcpy per row.
+struct ConvPlan {
+  bool wide = false;
+  bool input_direct = false;   // 1x1, stride 1, no padding, one sample: GEMM reads x itself
+  bool output_direct = false;  // one sample and row_len == OW: GEMM writes y itself
+  std::int64_t row_len = 0, q = 0, chunk = 1;
+  std::int64_t padded_plane = 0;  // elements per channel of the padded sample (wide)
+  // Per-thread workspace slices, in elements (each a multiple of 16).
+  std::size_t xpad = 0, cols = 0, ybuf = 0, dweight = 0, dbias = 0;
+  [[nodiscard]] std::size_t total() const { return xpad + cols + ybuf + dweight + dbias; }
 };
 
-ThreadSlices slices(const ConvGeometry& g) {
-  const std::size_t col = g.direct() ? 0 : detail::round_up16(static_cast<std::size_t>(g.k() * g.p()));
-  return {col, detail::round_up16(static_cast<std::size_t>(g.cout * g.k())),
-          detail::round_up16(static_cast<std::size_t>(g.cout))};
+ConvPlan make_plan(const ConvGeometry& g, int threads) {
+  ConvPlan plan;
+  plan.wide = g.stride == 1 && g.ow >= kMinWideOutputWidth;
+  const bool one_by_one = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
+  if (one_by_one) plan.wide = true;
+  plan.row_len = plan.wide ? g.w + 2 * g.pad : g.ow;
+  plan.q = g.oh * plan.row_len;
+  const std::int64_t per_thread = (g.n + threads - 1) / threads;
+  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1, std::max<std::int64_t>(per_thread, 1));
+  plan.input_direct = one_by_one && plan.chunk == 1;
+  plan.output_direct = plan.chunk == 1 && plan.row_len == g.ow;
+  const bool needs_pad = plan.wide && !(g.pad == 0 && g.kh == 1 && g.kw == 1);
+  plan.padded_plane = needs_pad ? (g.h + 2 * g.pad) * plan.row_len + (g.kw - 1) : g.h * g.w;
+  using detail::round_up16;
+  plan.xpad = plan.wide && !plan.input_direct ? round_up16(static_cast<std::size_t>(g.cin * plan.padded_plane)) : 0;
+  plan.cols = plan.input_direct ? 0 : round_up16(static_cast<std::size_t>(g.k() * plan.chunk * plan.q));
+  plan.ybuf = plan.output_direct ? 0 : round_up16(static_cast<std::size_t>(g.cout * plan.chunk * plan.q));
+  plan.dweight = round_up16(static_cast<std::size_t>(g.cout * g.k()));
+  plan.dbias = round_up16(static_cast<std::size_t>(g.cout));
+  return plan;
 }
 
 int thread_count(const ConvGeometry& g) {
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(omp_get_max_threads(), g.n)));
 }
 
-/// Unfolds one sample x [Cin, H, W] into col [Cin*KH*KW, OH*OW] (zero where the window is padding).
+/// Unfolds one sample x [Cin, H, W] into col [Cin*KH*KW, OH*OW] (rows ld apart) (zero where the window is padding).
 template <typename T>
-void im2col(const ConvGeometry& g, const T* x, T* col) {
-  const std::int64_t p = g.p();
+void im2col(const ConvGeometry& g, const T* x, T* col, std::int64_t ld) {
   for (std::int64_t c = 0; c < g.cin; ++c) {
     const T* xc = x + c * g.h * g.w;
     for (std::int64_t ky = 0; ky < g.kh; ++ky) {
       for (std::int64_t kx = 0; kx < g.kw; ++kx) {
-        T* row = col + ((c * g.kh + ky) * g.kw + kx) * p;
+        T* row = col + ((c * g.kh + ky) * g.kw + kx) * ld;
         // Output columns whose input column iw = ow*stride - pad + kx lies inside [0, W).
         const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
         const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
@@ -98,15 +129,14 @@ void im2col(const ConvGeometry& g, const T* x, T* col) {
   }
 }
 
-/// Folds col [Cin*KH*KW, OH*OW] back onto dx [Cin, H, W], adding (the adjoint of im2col).
+/// Folds col [Cin*KH*KW, OH*OW] (rows ld apart) back onto dx [Cin, H, W], adding (the adjoint of im2col).
 template <typename T>
-void col2im_add(const ConvGeometry& g, const T* col, T* dx) {
-  const std::int64_t p = g.p();
+void col2im_add(const ConvGeometry& g, const T* col, std::int64_t ld, T* dx) {
   for (std::int64_t c = 0; c < g.cin; ++c) {
     T* dxc = dx + c * g.h * g.w;
     for (std::int64_t ky = 0; ky < g.kh; ++ky) {
       for (std::int64_t kx = 0; kx < g.kw; ++kx) {
-        const T* row = col + ((c * g.kh + ky) * g.kw + kx) * p;
+        const T* row = col + ((c * g.kh + ky) * g.kw + kx) * ld;
         const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
         const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
         for (std::int64_t oy = 0; oy < g.oh; ++oy) {
@@ -127,6 +157,81 @@ void col2im_add(const ConvGeometry& g, const T* col, T* dx) {
   }
 }
 
+/// Copies sample x [Cin, H, W] into the zero-padded layout [Cin][padded_plane] of the wide plan.
+template <typename T>
+void pad_sample(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad) {
+  const std::int64_t wp = plan.row_len;
+  for (std::int64_t c = 0; c < g.cin; ++c) {
+    T* dst = xpad + c * plan.padded_plane;
+    const T* src = x + c * g.h * g.w;
+    std::fill(dst, dst + g.pad * wp + g.pad, T{0});
+    for (std::int64_t y = 0; y < g.h; ++y) {
+      T* row = dst + (y + g.pad) * wp + g.pad;
+      std::copy(src + y * g.w, src + (y + 1) * g.w, row);
+      // right padding of this row and left padding of the next one
+      std::fill(row + g.w, row + g.w + 2 * g.pad, T{0});
+    }
+    std::fill(dst + (g.h + g.pad) * wp + g.pad, dst + plan.padded_plane, T{0});
+  }
+}
+
+/// Writes the columns of one sample: rows r = (c, ky, kx) of length q at col + r * ld.
+template <typename T>
+void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad, T* col, std::int64_t ld) {
+  if (plan.wide) {
+    const bool needs_pad = !(g.pad == 0 && g.kh == 1 && g.kw == 1);
+    const T* src = x;
+    if (needs_pad) {
+      pad_sample(g, plan, x, xpad);
+      src = xpad;
+    }
+    for (std::int64_t c = 0; c < g.cin; ++c) {
+      for (std::int64_t ky = 0; ky < g.kh; ++ky) {
+        for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+          const T* from = src + c * plan.padded_plane + ky * plan.row_len + kx;
+          std::copy(from, from + plan.q, col + ((c * g.kh + ky) * g.kw + kx) * ld);
+        }
+      }
+    }
+    return;
+  }
+  im2col(g, x, col, ld);
+}
+
+/// Adds the column gradients of one sample (rows of length q at dcol + r * ld) into dx [Cin, H, W].
+template <typename T>
+void fold_columns(const ConvGeometry& g, const ConvPlan& plan, const T* dcol, std::int64_t ld, T* dxpad, T* dx,
+                  GradMode mode) {
+  if (!plan.wide) {
+    if (mode == GradMode::kWrite) std::fill(dx, dx + g.cin * g.h * g.w, T{0});
+    col2im_add(g, dcol, ld, dx);
+    return;
+  }
+  std::fill(dxpad, dxpad + g.cin * plan.padded_plane, T{0});
+  for (std::int64_t c = 0; c < g.cin; ++c) {
+    for (std::int64_t ky = 0; ky < g.kh; ++ky) {
+      for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+        T* to = dxpad + c * plan.padded_plane + ky * plan.row_len + kx;
+        const T* from = dcol + ((c * g.kh + ky) * g.kw + kx) * ld;
+#pragma omp simd
+        for (std::int64_t j = 0; j < plan.q; ++j) to[j] += from[j];
+      }
+    }
+  }
+  const bool padded = !(g.pad == 0 && g.kh == 1 && g.kw == 1);
+  for (std::int64_t c = 0; c < g.cin; ++c) {
+    for (std::int64_t y = 0; y < g.h; ++y) {
+      const T* from = dxpad + c * plan.padded_plane + (padded ? (y + g.pad) * plan.row_len + g.pad : y * g.w);
+      T* to = dx + (c * g.h + y) * g.w;
+      if (mode == GradMode::kAdd) {
+        for (std::int64_t x = 0; x < g.w; ++x) to[x] += from[x];
+      } else {
+        std::copy(from, from + g.w, to);
+      }
+    }
+  }
+}
+
 template <typename T>
 void check_bias(const char* where, const char* what, const BasicTensor<T>* bias, std::int64_t cout) {
   if (bias != nullptr) detail::require_same_shape(where, what, *bias, Shape{cout});
@@ -142,8 +247,8 @@ Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dP
 std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                   int threads) {
   const ConvGeometry g = geometry("conv2d_workspace_size", input, weight, params);
-  const auto used = static_cast<std::size_t>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, g.n)));
-  return used * slices(g).total();
+  const int used = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, g.n)));
+  return static_cast<std::size_t>(used) * make_plan(g, used).total();
 }
 
 std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const Conv2dParams& params) {
@@ -164,29 +269,52 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
   detail::ensure_blas_single_threaded();
 
   const int threads = thread_count(g);
-  const ThreadSlices s = slices(g);
-  T* ws = workspace.reserve(static_cast<std::size_t>(threads) * s.total());
+  const ConvPlan plan = make_plan(g, threads);
+  T* ws = workspace.reserve(static_cast<std::size_t>(threads) * plan.total());
   const std::int64_t k = g.k();
   const std::int64_t p = g.p();
+  const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
   const T* b = bias != nullptr ? bias->data() : nullptr;
 #pragma omp parallel num_threads(threads)
   {
-    T* col = ws + static_cast<std::size_t>(omp_get_thread_num()) * s.total();
+    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * plan.total();
+    T* col = xpad + plan.xpad;
+    T* ybuf = col + plan.cols;
 #pragma omp for schedule(static)
-    for (std::int64_t n = 0; n < g.n; ++n) {
-      const T* xn = x.data() + n * g.cin * g.h * g.w;
-      T* yn = y.data() + n * g.cout * p;
-      const T* cols = xn;
-      if (!g.direct()) {
-        im2col(g, xn, col);
+    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const std::int64_t n0 = chunk * plan.chunk;
+      const std::int64_t count = std::min(plan.chunk, g.n - n0);
+      const std::int64_t ld = count * plan.q;
+      const T* cols = x.data() + n0 * in_size;
+      if (!plan.input_direct) {
+        for (std::int64_t s = 0; s < count; ++s) {
+          build_columns(g, plan, x.data() + (n0 + s) * in_size, xpad, col + s * plan.q, ld);
+        }
         cols = col;
       }
-      detail::gemm(false, false, g.cout, p, k, T{1}, weight.data(), k, cols, p, T{0}, yn, p);
-      if (b != nullptr) {
+      T* out = plan.output_direct ? y.data() + n0 * g.cout * p : ybuf;
+      detail::gemm(false, false, g.cout, ld, k, T{1}, weight.data(), k, cols, ld, T{0}, out, ld);
+      if (plan.output_direct) {
+        if (b != nullptr) {
+          for (std::int64_t co = 0; co < g.cout; ++co) {
+            T* row = out + co * p;
+            const T bias_value = b[co];
+            for (std::int64_t i = 0; i < p; ++i) row[i] += bias_value;
+          }
+        }
+        continue;
+      }
+      for (std::int64_t s = 0; s < count; ++s) {
         for (std::int64_t co = 0; co < g.cout; ++co) {
-          T* row = yn + co * p;
-          const T bias_value = b[co];
-          for (std::int64_t i = 0; i < p; ++i) row[i] += bias_value;
+          const T bias_value = b != nullptr ? b[co] : T{0};
+          const T* from = ybuf + co * ld + s * plan.q;
+          T* to = y.data() + ((n0 + s) * g.cout + co) * p;
+          for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+            const T* src = from + oy * plan.row_len;
+            T* dst = to + oy * g.ow;
+            for (std::int64_t ox = 0; ox < g.ow; ++ox) dst[ox] = src[ox] + bias_value;
+          }
         }
       }
     }
@@ -209,60 +337,86 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
   detail::ensure_blas_single_threaded();
 
   const int threads = thread_count(g);
-  const ThreadSlices s = slices(g);
-  T* ws = workspace.reserve(static_cast<std::size_t>(threads) * s.total());
+  const ConvPlan plan = make_plan(g, threads);
+  T* ws = workspace.reserve(static_cast<std::size_t>(threads) * plan.total());
   const std::int64_t k = g.k();
   const std::int64_t p = g.p();
   const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
 #pragma omp parallel num_threads(threads)
   {
-    T* col = ws + static_cast<std::size_t>(omp_get_thread_num()) * s.total();
-    T* dw_part = col + s.col;
-    T* db_part = dw_part + s.dweight;
+    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * plan.total();
+    T* col = xpad + plan.xpad;
+    T* ybuf = col + plan.cols;
+    T* dw_part = ybuf + plan.ybuf;
+    T* db_part = dw_part + plan.dweight;
     std::fill(dw_part, dw_part + g.cout * k, T{0});
     std::fill(db_part, db_part + g.cout, T{0});
 #pragma omp for schedule(static)
-    for (std::int64_t n = 0; n < g.n; ++n) {
-      const T* xn = x.data() + n * in_size;
-      const T* dyn = dy.data() + n * g.cout * p;
-      const T* cols = xn;
-      if (!g.direct()) {
-        im2col(g, xn, col);
+    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const std::int64_t n0 = chunk * plan.chunk;
+      const std::int64_t count = std::min(plan.chunk, g.n - n0);
+      const std::int64_t ld = count * plan.q;
+      // The output gradient as a [Cout, count * q] matrix (zero in the discarded wide columns).
+      const T* dyt = dy.data() + n0 * g.cout * p;
+      if (!plan.output_direct) {
+        for (std::int64_t s = 0; s < count; ++s) {
+          for (std::int64_t co = 0; co < g.cout; ++co) {
+            const T* from = dy.data() + ((n0 + s) * g.cout + co) * p;
+            T* to = ybuf + co * ld + s * plan.q;
+            for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+              T* dst = to + oy * plan.row_len;
+              std::copy(from + oy * g.ow, from + (oy + 1) * g.ow, dst);
+              std::fill(dst + g.ow, dst + plan.row_len, T{0});
+            }
+          }
+        }
+        dyt = ybuf;
+      }
+      if (dbias != nullptr) {
+        for (std::int64_t s = 0; s < count; ++s) {
+          for (std::int64_t co = 0; co < g.cout; ++co) {
+            const T* row = dy.data() + ((n0 + s) * g.cout + co) * p;
+            T sum{0};
+#pragma omp simd reduction(+ : sum)
+            for (std::int64_t i = 0; i < p; ++i) sum += row[i];
+            db_part[co] += sum;
+          }
+        }
+      }
+      const T* cols = x.data() + n0 * in_size;
+      if (!plan.input_direct) {
+        for (std::int64_t s = 0; s < count; ++s) {
+          build_columns(g, plan, x.data() + (n0 + s) * in_size, xpad, col + s * plan.q, ld);
+        }
         cols = col;
       }
-      // dW += dy_n [Cout, P] * cols^T [P, K]
-      detail::gemm(false, true, g.cout, k, p, T{1}, dyn, p, cols, p, T{1}, dw_part, k);
-      if (dbias != nullptr) {
-        for (std::int64_t co = 0; co < g.cout; ++co) {
-          const T* row = dyn + co * p;
-          T sum{0};
-          for (std::int64_t i = 0; i < p; ++i) sum += row[i];
-          db_part[co] += sum;
-        }
+      // dW += dy [Cout, count*q] * cols^T [count*q, K]
+      detail::gemm(false, true, g.cout, k, ld, T{1}, dyt, ld, cols, ld, T{1}, dw_part, k);
+      if (dx == nullptr) continue;
+      if (plan.input_direct) {
+        // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
+        detail::gemm(true, false, k, p, g.cout, T{1}, weight.data(), k, dyt, p, mode == GradMode::kAdd ? T{1} : T{0},
+                     dx->data() + n0 * in_size, p);
+        continue;
       }
-      if (dx != nullptr) {
-        T* dxn = dx->data() + n * in_size;
-        if (g.direct()) {
-          // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
-          detail::gemm(true, false, k, p, g.cout, T{1}, weight.data(), k, dyn, p,
-                       mode == GradMode::kAdd ? T{1} : T{0}, dxn, p);
-        } else {
-          detail::gemm(true, false, k, p, g.cout, T{1}, weight.data(), k, dyn, p, T{0}, col, p);
-          if (mode == GradMode::kWrite) std::fill(dxn, dxn + in_size, T{0});
-          col2im_add(g, col, dxn);
-        }
+      // dcols [K, count*q] = W^T [K, Cout] * dy [Cout, count*q], then fold back onto each sample.
+      detail::gemm(true, false, k, ld, g.cout, T{1}, weight.data(), k, dyt, ld, T{0}, col, ld);
+      for (std::int64_t s = 0; s < count; ++s) {
+        fold_columns(g, plan, col + s * plan.q, ld, xpad, dx->data() + (n0 + s) * in_size, mode);
       }
     }
     // Reduce the per-thread partial gradients, each thread owning a block of the weights.
 #pragma omp barrier
-    const std::int64_t count = g.cout * k;
+    const std::int64_t weights = g.cout * k;
     const int nt = omp_get_num_threads();
     const int t = omp_get_thread_num();
-    const std::int64_t begin = count * t / nt;
-    const std::int64_t end = count * (t + 1) / nt;
+    const std::size_t dw_offset = plan.xpad + plan.cols + plan.ybuf;
+    const std::int64_t begin = weights * t / nt;
+    const std::int64_t end = weights * (t + 1) / nt;
     for (std::int64_t i = begin; i < end; ++i) {
       T sum{0};
-      for (int u = 0; u < nt; ++u) sum += ws[static_cast<std::size_t>(u) * s.total() + s.col + static_cast<std::size_t>(i)];
+      for (int u = 0; u < nt; ++u) sum += ws[static_cast<std::size_t>(u) * plan.total() + dw_offset + static_cast<std::size_t>(i)];
       detail::store(dweight.data()[i], sum, mode);
     }
     if (dbias != nullptr) {
@@ -270,7 +424,7 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
       for (std::int64_t co = 0; co < g.cout; ++co) {
         T sum{0};
         for (int u = 0; u < nt; ++u) {
-          sum += ws[static_cast<std::size_t>(u) * s.total() + s.col + s.dweight + static_cast<std::size_t>(co)];
+          sum += ws[static_cast<std::size_t>(u) * plan.total() + dw_offset + plan.dweight + static_cast<std::size_t>(co)];
         }
         detail::store(dbias->data()[co], sum, mode);
       }
