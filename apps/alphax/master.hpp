@@ -1,0 +1,139 @@
+#pragma once
+/// \file
+/// \brief The master's decisions, free of MPI: what to dispatch to which trainer group, in which
+/// order results are consumed, logging, checkpoints, budgets. The MPI job (job.cpp), the N = 1
+/// loop and the scale benchmark drive the same object.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alphax/config.hpp"
+#include "alphax/search/search_driver.hpp"
+#include "alphax/search/search_space.hpp"
+#include "alphax/search/search_strategy.hpp"
+#include "alphax/search/state_archive.hpp"
+
+namespace alphax::app {
+
+class SearchLog;
+class CheckpointStore;
+
+/// \brief One architecture to send to one trainer group.
+struct Dispatch {
+  int group = 0;
+  std::int64_t eval_id = 0;
+  search::Genome genome;
+};
+
+/// \brief The options of the master taken from RunConfig (so benchmarks can build them directly).
+struct MasterOptions {
+  std::uint64_t max_evaluations = 100;
+  std::optional<double> target_objective;
+  ResultOrder order = ResultOrder::deterministic;
+  std::uint64_t checkpoint_every_results = 0;
+  double checkpoint_every_seconds = 0.0;
+  std::uint64_t stop_after_results = 0;
+  std::string config_text;
+  /// \brief Length of an evaluation on the deterministic clock; default: EvalResult::train_seconds.
+  std::function<double(const search::EvalResult&)> virtual_seconds;
+
+  static MasterOptions from(const RunConfig& config);
+};
+
+/// \brief Where a run stands.
+enum class MasterPhase {
+  running,    ///< dispatching
+  draining,   ///< budget spent / target reached / space exhausted: waiting for in-flight results
+  finished,   ///< nothing left in flight; final checkpoint written
+  preempted,  ///< checkpoint written on request (signal, wall time, stop_after_results)
+};
+
+/// \brief Rank 0's search loop as an event handler.
+///
+/// Determinism (ResultOrder::deterministic): every group has a virtual clock; an evaluation
+/// dispatched at virtual time t finishes at t + virtual_seconds(result). Results are consumed in
+/// (virtual finish, group) order, and a result is held back until no busy group can still finish
+/// earlier. With a deterministic evaluator the sequence of strategy calls, and so the log, depends
+/// only on the seed and the layout, not on wall-clock arrival order.
+class Master {
+ public:
+  /// \brief `log` and `store` may be null (benchmarks); all references must outlive the master.
+  Master(MasterOptions options, const search::SearchSpace& space, search::SearchStrategy& strategy, int num_groups,
+         SearchLog* log, const CheckpointStore* store);
+
+  /// \brief Loads strategy, driver and master state saved by snapshot(). Throws when the number
+  /// of groups differs (restart needs the same layout).
+  void restore(const search::StateArchive& state);
+  /// \brief The first dispatches: in-flight evaluations of a restored checkpoint, then new work for
+  /// every idle group. `now` is wall seconds since the run began.
+  std::vector<Dispatch> start(double now);
+  /// \brief A group's result arrived; returns the dispatches to send now.
+  std::vector<Dispatch> on_result(int group, const search::EvalResult& result, double now);
+  /// \brief Checkpoint now and stop (signal, wall-time budget). Idempotent.
+  void preempt(double now);
+
+  MasterPhase phase() const { return phase_; }
+  bool done() const { return phase_ == MasterPhase::finished || phase_ == MasterPhase::preempted; }
+  /// \brief Why the run stopped dispatching (budget, target, exhausted space, preemption).
+  const std::string& stop_reason() const { return stop_reason_; }
+
+  /// \brief The full state: strategy, driver (cache, counters) and the master's own.
+  search::StateArchive snapshot(double now) const;
+
+  // Progress figures.
+  std::uint64_t results() const { return results_; }
+  std::uint64_t dispatched() const { return dispatched_; }
+  std::uint64_t max_evaluations() const { return options_.max_evaluations; }
+  int busy_groups() const;
+  int num_groups() const { return static_cast<int>(groups_.size()); }
+  /// \brief Wall seconds groups spent evaluating in this session (dispatch to arrival).
+  double busy_seconds() const { return busy_seconds_; }
+  const search::BestSoFar& best() const { return driver_.best(); }
+  std::uint64_t checkpoints_written() const { return checkpoints_written_; }
+
+ private:
+  struct InFlight {
+    search::Proposal proposal;
+    std::int64_t eval_id = 0;
+    double dispatch_wall = 0.0;
+    double dispatch_virtual = 0.0;
+  };
+  struct Group {
+    std::optional<InFlight> flight;
+    std::optional<search::EvalResult> result;  ///< arrived, not consumed yet
+    double arrival_wall = 0.0;
+    double clock = 0.0;  ///< virtual time at which the group is free
+  };
+
+  std::optional<int> next_consumable() const;
+  void consume(int group, double now, std::vector<Dispatch>& out);
+  void fill_idle(double now, std::vector<Dispatch>& out);
+  void dispatch_to(int group, double now, std::vector<Dispatch>& out);
+  void maybe_checkpoint(double now);
+  void write_checkpoint(double now);
+  void update_phase(double now);
+  double virtual_seconds(const search::EvalResult& result) const;
+
+  MasterOptions options_;
+  const search::SearchSpace* space_;
+  search::SearchStrategy* strategy_;
+  search::SearchDriver driver_;
+  SearchLog* log_;
+  const CheckpointStore* store_;
+  std::vector<Group> groups_;
+  MasterPhase phase_ = MasterPhase::running;
+  std::string stop_reason_;
+  bool no_more_proposals_ = false;
+  bool target_reached_ = false;
+  std::uint64_t dispatched_ = 0;
+  std::uint64_t results_ = 0;
+  std::uint64_t results_at_checkpoint_ = 0;
+  double checkpoint_wall_ = 0.0;
+  std::uint64_t checkpoints_written_ = 0;
+  double busy_seconds_ = 0.0;
+  bool stop_requested_ = false;
+};
+
+}  // namespace alphax::app
