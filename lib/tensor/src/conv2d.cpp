@@ -244,11 +244,101 @@ Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dP
   return Shape{g.n, g.cout, g.oh, g.ow};
 }
 
+namespace {
+
+/// True when dx is computed as a stride-1 convolution of dy with the flipped, transposed kernel
+/// (the same efficient GEMM shape as the forward pass) instead of W^T * dy plus col2im.
+bool dx_by_transposed_conv(const ConvGeometry& g) {
+  return g.stride == 1 && g.kh == g.kw && g.kh > 1 && g.pad <= g.kh - 1;
+}
+
+/// The convolution dx = conv(dy, flip(W)^T) with padding KH-1-pad.
+ConvGeometry transposed_geometry(const ConvGeometry& g) {
+  return {g.n, g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.h, g.w, 1, g.kh - 1 - g.pad};
+}
+
+/// Workspace layout of one call: `threads` slices of `stride` elements, then the flipped kernel.
+struct WorkspaceLayout {
+  std::size_t stride = 0, flipped = 0;
+  [[nodiscard]] std::size_t total(int threads) const { return static_cast<std::size_t>(threads) * stride + flipped; }
+};
+
+WorkspaceLayout forward_layout(const ConvGeometry& g, int threads) { return {make_plan(g, threads).total(), 0}; }
+
+WorkspaceLayout backward_layout(const ConvGeometry& g, int threads) {
+  WorkspaceLayout layout{make_plan(g, threads).total(), 0};
+  if (dx_by_transposed_conv(g)) {
+    layout.stride = std::max(layout.stride, make_plan(transposed_geometry(g), threads).total());
+    layout.flipped = detail::round_up16(static_cast<std::size_t>(g.cout * g.k()));
+  }
+  return layout;
+}
+
+/// y (+)= conv(x, w) + bias over all samples, `threads` threads, slices of `stride` elements of ws.
+template <typename T>
+void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const T* w, const T* b, T* y,
+                  bool accumulate, T* ws, std::size_t stride, int threads) {
+  const std::int64_t k = g.k();
+  const std::int64_t p = g.p();
+  const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
+#pragma omp parallel num_threads(threads)
+  {
+    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * stride;
+    T* col = xpad + plan.xpad;
+    T* ybuf = col + plan.cols;
+#pragma omp for schedule(static)
+    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const std::int64_t n0 = chunk * plan.chunk;
+      const std::int64_t count = std::min(plan.chunk, g.n - n0);
+      const std::int64_t ld = count * plan.q;
+      const T* cols = x + n0 * in_size;
+      if (!plan.input_direct) {
+        for (std::int64_t s = 0; s < count; ++s) {
+          build_columns(g, plan, x + (n0 + s) * in_size, xpad, col + s * plan.q, ld);
+        }
+        cols = col;
+      }
+      if (plan.output_direct) {
+        T* out = y + n0 * g.cout * p;
+        detail::gemm(false, false, g.cout, ld, k, T{1}, w, k, cols, ld, accumulate ? T{1} : T{0}, out, ld);
+        if (b != nullptr) {
+          for (std::int64_t co = 0; co < g.cout; ++co) {
+            T* row = out + co * p;
+            const T bias_value = b[co];
+            for (std::int64_t i = 0; i < p; ++i) row[i] += bias_value;
+          }
+        }
+        continue;
+      }
+      detail::gemm(false, false, g.cout, ld, k, T{1}, w, k, cols, ld, T{0}, ybuf, ld);
+      for (std::int64_t s = 0; s < count; ++s) {
+        for (std::int64_t co = 0; co < g.cout; ++co) {
+          const T bias_value = b != nullptr ? b[co] : T{0};
+          const T* from = ybuf + co * ld + s * plan.q;
+          T* to = y + ((n0 + s) * g.cout + co) * p;
+          for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+            const T* src = from + oy * plan.row_len;
+            T* dst = to + oy * g.ow;
+            if (accumulate) {
+              for (std::int64_t ox = 0; ox < g.ow; ++ox) dst[ox] += src[ox] + bias_value;
+            } else {
+              for (std::int64_t ox = 0; ox < g.ow; ++ox) dst[ox] = src[ox] + bias_value;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                   int threads) {
   const ConvGeometry g = geometry("conv2d_workspace_size", input, weight, params);
   const int used = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, g.n)));
-  return static_cast<std::size_t>(used) * make_plan(g, used).total();
+  return std::max(forward_layout(g, used).total(used), backward_layout(g, used).total(used));
 }
 
 std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const Conv2dParams& params) {
@@ -267,58 +357,11 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
   check_bias(kWhere, "bias", bias, g.cout);
   detail::require_same_shape(kWhere, "output", y, Shape{g.n, g.cout, g.oh, g.ow});
   detail::ensure_blas_single_threaded();
-
   const int threads = thread_count(g);
-  const ConvPlan plan = make_plan(g, threads);
-  T* ws = workspace.reserve(static_cast<std::size_t>(threads) * plan.total());
-  const std::int64_t k = g.k();
-  const std::int64_t p = g.p();
-  const std::int64_t in_size = g.cin * g.h * g.w;
-  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
-  const T* b = bias != nullptr ? bias->data() : nullptr;
-#pragma omp parallel num_threads(threads)
-  {
-    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * plan.total();
-    T* col = xpad + plan.xpad;
-    T* ybuf = col + plan.cols;
-#pragma omp for schedule(static)
-    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
-      const std::int64_t n0 = chunk * plan.chunk;
-      const std::int64_t count = std::min(plan.chunk, g.n - n0);
-      const std::int64_t ld = count * plan.q;
-      const T* cols = x.data() + n0 * in_size;
-      if (!plan.input_direct) {
-        for (std::int64_t s = 0; s < count; ++s) {
-          build_columns(g, plan, x.data() + (n0 + s) * in_size, xpad, col + s * plan.q, ld);
-        }
-        cols = col;
-      }
-      T* out = plan.output_direct ? y.data() + n0 * g.cout * p : ybuf;
-      detail::gemm(false, false, g.cout, ld, k, T{1}, weight.data(), k, cols, ld, T{0}, out, ld);
-      if (plan.output_direct) {
-        if (b != nullptr) {
-          for (std::int64_t co = 0; co < g.cout; ++co) {
-            T* row = out + co * p;
-            const T bias_value = b[co];
-            for (std::int64_t i = 0; i < p; ++i) row[i] += bias_value;
-          }
-        }
-        continue;
-      }
-      for (std::int64_t s = 0; s < count; ++s) {
-        for (std::int64_t co = 0; co < g.cout; ++co) {
-          const T bias_value = b != nullptr ? b[co] : T{0};
-          const T* from = ybuf + co * ld + s * plan.q;
-          T* to = y.data() + ((n0 + s) * g.cout + co) * p;
-          for (std::int64_t oy = 0; oy < g.oh; ++oy) {
-            const T* src = from + oy * plan.row_len;
-            T* dst = to + oy * g.ow;
-            for (std::int64_t ox = 0; ox < g.ow; ++ox) dst[ox] = src[ox] + bias_value;
-          }
-        }
-      }
-    }
-  }
+  const WorkspaceLayout layout = forward_layout(g, threads);
+  T* ws = workspace.reserve(layout.total(threads));
+  forward_impl(g, make_plan(g, threads), x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
+               false, ws, layout.stride, threads);
 }
 
 template <Scalar T>
@@ -338,14 +381,17 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
 
   const int threads = thread_count(g);
   const ConvPlan plan = make_plan(g, threads);
-  T* ws = workspace.reserve(static_cast<std::size_t>(threads) * plan.total());
+  const WorkspaceLayout layout = backward_layout(g, threads);
+  T* ws = workspace.reserve(layout.total(threads));
+  const bool transposed_dx = dx != nullptr && dx_by_transposed_conv(g);
+  const bool folded_dx = dx != nullptr && !transposed_dx;
   const std::int64_t k = g.k();
   const std::int64_t p = g.p();
   const std::int64_t in_size = g.cin * g.h * g.w;
   const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
 #pragma omp parallel num_threads(threads)
   {
-    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * plan.total();
+    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * layout.stride;
     T* col = xpad + plan.xpad;
     T* ybuf = col + plan.cols;
     T* dw_part = ybuf + plan.ybuf;
@@ -393,7 +439,7 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
       }
       // dW += dy [Cout, count*q] * cols^T [count*q, K]
       detail::gemm(false, true, g.cout, k, ld, T{1}, dyt, ld, cols, ld, T{1}, dw_part, k);
-      if (dx == nullptr) continue;
+      if (!folded_dx) continue;
       if (plan.input_direct) {
         // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
         detail::gemm(true, false, k, p, g.cout, T{1}, weight.data(), k, dyt, p, mode == GradMode::kAdd ? T{1} : T{0},
@@ -416,7 +462,7 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
     const std::int64_t end = weights * (t + 1) / nt;
     for (std::int64_t i = begin; i < end; ++i) {
       T sum{0};
-      for (int u = 0; u < nt; ++u) sum += ws[static_cast<std::size_t>(u) * plan.total() + dw_offset + static_cast<std::size_t>(i)];
+      for (int u = 0; u < nt; ++u) sum += ws[static_cast<std::size_t>(u) * layout.stride + dw_offset + static_cast<std::size_t>(i)];
       detail::store(dweight.data()[i], sum, mode);
     }
     if (dbias != nullptr) {
@@ -424,11 +470,26 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
       for (std::int64_t co = 0; co < g.cout; ++co) {
         T sum{0};
         for (int u = 0; u < nt; ++u) {
-          sum += ws[static_cast<std::size_t>(u) * plan.total() + dw_offset + plan.dweight + static_cast<std::size_t>(co)];
+          sum += ws[static_cast<std::size_t>(u) * layout.stride + dw_offset + plan.dweight + static_cast<std::size_t>(co)];
         }
         detail::store(dbias->data()[co], sum, mode);
       }
     }
+  }
+  if (transposed_dx) {
+    // dx = conv(dy, W'), W'[ci][co][ky][kx] = W[co][ci][KH-1-ky][KW-1-kx], padding KH-1-pad.
+    T* flipped = ws + static_cast<std::size_t>(threads) * layout.stride;
+    const std::int64_t taps = g.kh * g.kw;
+    for (std::int64_t co = 0; co < g.cout; ++co) {
+      for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+        const T* from = weight.data() + (co * g.cin + ci) * taps;
+        T* to = flipped + (ci * g.cout + co) * taps;
+        for (std::int64_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
+      }
+    }
+    const ConvGeometry gt = transposed_geometry(g);
+    forward_impl(gt, make_plan(gt, threads), dy.data(), static_cast<const T*>(flipped), static_cast<const T*>(nullptr),
+                 dx->data(), mode == GradMode::kAdd, ws, layout.stride, threads);
   }
 }
 
