@@ -42,6 +42,7 @@ struct RunConfig {
   RestartMode restart = RestartMode::automatic;
 
   int group_size = 1;
+  double pace_seconds = 0.0;  ///< trainers: minimum wall seconds per evaluation (demos, signal tests)
   std::string comm_algorithm = "auto";
   std::int64_t comm_block_bytes = 0;
 

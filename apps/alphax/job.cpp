@@ -135,7 +135,12 @@ class ProgressReporter {
 };
 
 search::EvalResult evaluate_safely(search::Evaluator& evaluator, const search::SearchSpace& space,
-                                   const search::Genome& genome) {
+                                   const search::Genome& genome, double pace_seconds) {
+  const auto pace_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(pace_seconds));
+  struct Pace {  // trainers.pace_seconds: an evaluation takes at least this long (demos, signal tests)
+    Clock::time_point until;
+    ~Pace() { std::this_thread::sleep_until(until); }
+  } pace{pace_until};
   try {
     auto result = evaluator.evaluate(space, genome);
     if (result.status == search::EvalStatus::ok && !std::isfinite(result.objective)) {
@@ -197,7 +202,7 @@ int run_alone(MasterSide& side) {
     }
     if (pending.empty()) throw std::logic_error("alphax run: the master has nothing in flight and is not done");
     const Dispatch d = pending.front();
-    const auto result = evaluate_safely(*side.evaluator, *side.space, d.genome);
+    const auto result = evaluate_safely(*side.evaluator, *side.space, d.genome, side.config.pace_seconds);
     pending = master.on_result(d.group, result, side.elapsed_offset + session());
     progress.maybe_print(session(), results_at_start);
   }
@@ -264,7 +269,7 @@ int run_trainer(const RunConfig& config, MPI_Comm control, MPI_Comm group) {
     WorkOrder order = group_rank == 0 ? receive_work(0, control) : WorkOrder{};
     order = broadcast_work(order, group);
     if (order.stop) return order.exit_code;
-    const auto result = evaluate_safely(*evaluator, *space, order.genome);
+    const auto result = evaluate_safely(*evaluator, *space, order.genome, config.pace_seconds);
     if (group_rank == 0) {
       const ResultMessage message = ResultMessage::from(order.eval_id, result);
       MPI_Send(&message, sizeof message, MPI_BYTE, 0, kTagResult, control);

@@ -58,7 +58,7 @@ void Master::fill_idle(double now, std::vector<Dispatch>& out) {
 }
 
 void Master::dispatch_to(int g, double now, std::vector<Dispatch>& out) {
-  if (phase_ != MasterPhase::running || stop_requested_ || target_reached_ || no_more_proposals_ ||
+  if (phase_ != MasterPhase::running || target_reached_ || no_more_proposals_ ||
       dispatched_ >= options_.max_evaluations)
     return;
   search::Proposal proposal;
@@ -109,7 +109,11 @@ std::vector<Dispatch> Master::on_result(int g, const search::EvalResult& result,
   busy_seconds_ += std::max(0.0, now - group.flight->dispatch_wall);
   std::vector<Dispatch> out;
   if (phase_ == MasterPhase::preempted) return out;
-  while (const auto next = next_consumable()) consume(*next, now, out);
+  while (!stop_requested_) {
+    const auto next = next_consumable();
+    if (!next) break;
+    consume(*next, now, out);
+  }
   maybe_checkpoint(now);
   update_phase(now);
   return out;
@@ -153,9 +157,11 @@ void Master::consume(int g, double now, std::vector<Dispatch>& out) {
     target_reached_ = true;
     stop_reason_ = "target objective " + std::to_string(*options_.target_objective) + " reached";
   }
-  if (options_.stop_after_results > 0 && log_ && log_->rows() == options_.stop_after_results) stop_requested_ = true;
-  if (options_.stop_after_results > 0 && !log_ && results_ == options_.stop_after_results) stop_requested_ = true;
   dispatch_to(g, now, out);
+  // Stop only after the replacement went out: the checkpoint then holds exactly the state an
+  // uninterrupted run has at this point (the restart-equality guarantee).
+  const std::uint64_t count = log_ ? log_->rows() : results_;
+  if (options_.stop_after_results > 0 && count == options_.stop_after_results) stop_requested_ = true;
 }
 
 void Master::update_phase(double now) {

@@ -1,6 +1,7 @@
 #include "alphax/search_log.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <cstring>
 #include <stdexcept>
@@ -134,9 +135,10 @@ std::uint64_t dataset_rows(hid_t dataset) {
 }  // namespace
 
 bool EvaluationRecord::same_except_times(const EvaluationRecord& o) const {
+  const auto same = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
   return id == o.id && canonical_hash == o.canonical_hash && arch == o.arch && strategy == o.strategy &&
-         group == o.group && virtual_finish == o.virtual_finish && predicted == o.predicted &&
-         objective == o.objective && report == o.report && params == o.params && flops == o.flops &&
+         group == o.group && same(virtual_finish, o.virtual_finish) && same(predicted, o.predicted) &&
+         same(objective, o.objective) && same(report, o.report) && params == o.params && same(flops, o.flops) &&
          status == o.status;  // train_seconds is measured wall time for real training: excluded
 }
 
