@@ -65,6 +65,7 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
       for (std::int64_t n = 0; n < g.n; ++n) {
         const T* xp = x.data() + (n * g.c + c) * g.plane;
         T s{0};
+#pragma omp simd reduction(+ : s)
         for (std::int64_t i = 0; i < g.plane; ++i) s += xp[i];
         sum += s;
       }
@@ -75,6 +76,7 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
         const T* xp = x.data() + (n * g.c + c) * g.plane;
         T acc{0};
         const T mu = static_cast<T>(mean);
+#pragma omp simd reduction(+ : acc)
         for (std::int64_t i = 0; i < g.plane; ++i) acc += (xp[i] - mu) * (xp[i] - mu);
         centred += acc;
       }
@@ -97,11 +99,13 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
       const T* xp = x.data() + (n * g.c + c) * g.plane;
       T* yp = y.data() + (n * g.c + c) * g.plane;
       if (relu) {
+#pragma omp simd
         for (std::int64_t i = 0; i < g.plane; ++i) {
           const T v = a * xp[i] + b;
           yp[i] = v > T{0} ? v : T{0};
         }
       } else {
+#pragma omp simd
         for (std::int64_t i = 0; i < g.plane; ++i) yp[i] = a * xp[i] + b;
       }
     }
@@ -143,12 +147,16 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
       T sx{0};
       if (relu) {
         const T* yp = y.data() + off;
+#pragma omp simd reduction(+ : s, sx)
         for (std::int64_t i = 0; i < g.plane; ++i) {
-          const T d = yp[i] > T{0} ? dyp[i] : T{0};
+          const T g_out = dyp[i];
+          const T out = yp[i];
+          const T d = out > T{0} ? g_out : T{0};  // loads first: a conditional load blocks vectorisation
           s += d;
           sx += d * (xp[i] - mean);
         }
       } else {
+#pragma omp simd reduction(+ : s, sx)
         for (std::int64_t i = 0; i < g.plane; ++i) {
           s += dyp[i];
           sx += dyp[i] * (xp[i] - mean);
@@ -165,16 +173,21 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
     const T k = gm * invstd;
     const T mean_dy = params.training ? static_cast<T>(sum_dy / static_cast<double>(m)) : T{0};
     const T coef = params.training ? static_cast<T>(sum_dy_xhat / static_cast<double>(m)) * invstd : T{0};
+    const bool add = mode == GradMode::kAdd;
     for (std::int64_t n = 0; n < g.n; ++n) {
       const std::int64_t off = (n * g.c + c) * g.plane;
       const T* xp = x.data() + off;
       const T* dyp = dy.data() + off;
-      const T* yp = relu ? y.data() + off : nullptr;
+      const T* yp = relu ? y.data() + off : dyp;  // without ReLU the mask dy > 0 is not used
       T* dxp = dx.data() + off;
+#pragma omp simd
       for (std::int64_t i = 0; i < g.plane; ++i) {
-        const T d = (yp == nullptr || yp[i] > T{0}) ? dyp[i] : T{0};
+        const T g_out = dyp[i];
+        const T out = yp[i];
+        const T d = (!relu || out > T{0}) ? g_out : T{0};
         const T v = k * (d - mean_dy - (xp[i] - mean) * coef);
-        detail::store(dxp[i], v, mode);
+        const T old = add ? dxp[i] : T{0};
+        dxp[i] = old + v;
       }
     }
   }

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 #include "check.hpp"
@@ -10,8 +11,20 @@
 namespace alphax::tensor {
 namespace {
 
+/// Output rows up to this width, with windows up to kMaxRowKernelWindow wide, take the
+/// row-at-a-time kernels below (stack buffers, vectorised inner loops); others the per-window loops.
+constexpr std::int64_t kMaxRowKernelWidth = 1024;
+constexpr std::int64_t kMaxRowKernelWindow = 16;
+
+/// Range [lo, hi) of output columns whose input column ox*stride - pad + kx lies inside [0, W).
+struct ColumnRange {
+  std::int64_t lo = 0, hi = 0;
+};
+
 struct PoolGeometry {
   std::int64_t planes, h, w, oh, ow, kernel, stride, pad;
+  std::array<ColumnRange, kMaxRowKernelWindow> taps{};  // per kx, when row_kernels
+  [[nodiscard]] bool row_kernels() const { return ow <= kMaxRowKernelWidth && kernel <= kMaxRowKernelWindow; }
 };
 
 PoolGeometry geometry(const char* where, const Shape& input, const Pool2dParams& p) {
@@ -28,8 +41,16 @@ PoolGeometry geometry(const char* where, const Shape& input, const Pool2dParams&
     detail::fail(where, "window " + std::to_string(p.kernel) + " is larger than the padded input of shape " +
                             input.to_string() + " (padding " + std::to_string(p.padding) + ")");
   }
-  return {input[0] * input[1], input[2], input[3], span_h / p.stride + 1, span_w / p.stride + 1,
-          p.kernel, p.stride, p.padding};
+  PoolGeometry g{input[0] * input[1], input[2], input[3], span_h / p.stride + 1, span_w / p.stride + 1,
+                 p.kernel, p.stride, p.padding};
+  if (g.row_kernels()) {
+    for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
+      const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
+      const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
+      g.taps[static_cast<std::size_t>(kx)] = {lo, hi};
+    }
+  }
+  return g;
 }
 
 /// The clipped window [y0, y1) x [x0, x1) of output (oy, ox).
@@ -72,6 +93,102 @@ inline std::int64_t argmax_in_window(const PoolGeometry& g, const T* xp, std::in
   return best;
 }
 
+inline ColumnRange columns_for_tap(const PoolGeometry& g, std::int64_t kx) {
+  return g.taps[static_cast<std::size_t>(kx)];
+}
+
+/// Number of input rows (or columns) inside the window of output index o along an axis of `size`.
+inline std::int64_t valid_extent(const PoolGeometry& g, std::int64_t o, std::int64_t size) {
+  const std::int64_t start = o * g.stride - g.pad;
+  return std::min<std::int64_t>(start + g.kernel, size) - std::max<std::int64_t>(start, 0);
+}
+
+/// Average pooling of one plane, one output row at a time (sum of the window rows, then scaled).
+template <typename T>
+void avg_pool_plane(const PoolGeometry& g, const T* xp, T* yp) {
+  T acc[kMaxRowKernelWidth];
+  T inv_cols[kMaxRowKernelWidth];
+  for (std::int64_t ox = 0; ox < g.ow; ++ox) inv_cols[ox] = T{1} / static_cast<T>(valid_extent(g, ox, g.w));
+  for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+    std::fill(acc, acc + g.ow, T{0});
+    const std::int64_t ys = oy * g.stride - g.pad;
+    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+      const T* row = xp + iy * g.w;
+      for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
+        const ColumnRange r = columns_for_tap(g, kx);
+        const std::int64_t base = kx - g.pad;
+        if (g.stride == 1) {
+#pragma omp simd
+          for (std::int64_t ox = r.lo; ox < r.hi; ++ox) acc[ox] += row[ox + base];
+        } else {
+          for (std::int64_t ox = r.lo; ox < r.hi; ++ox) acc[ox] += row[ox * g.stride + base];
+        }
+      }
+    }
+    const T inv_rows = T{1} / static_cast<T>(valid_extent(g, oy, g.h));
+    T* out = yp + oy * g.ow;
+#pragma omp simd
+    for (std::int64_t ox = 0; ox < g.ow; ++ox) out[ox] = acc[ox] * inv_rows * inv_cols[ox];
+  }
+}
+
+/// Adjoint of avg_pool_plane: every output gradient, divided by its window size, spread over the window.
+template <typename T>
+void avg_pool_plane_backward(const PoolGeometry& g, const T* dyp, T* dxp) {
+  T share[kMaxRowKernelWidth];
+  T inv_cols[kMaxRowKernelWidth];
+  for (std::int64_t ox = 0; ox < g.ow; ++ox) inv_cols[ox] = T{1} / static_cast<T>(valid_extent(g, ox, g.w));
+  for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+    const T inv_rows = T{1} / static_cast<T>(valid_extent(g, oy, g.h));
+    const T* in = dyp + oy * g.ow;
+#pragma omp simd
+    for (std::int64_t ox = 0; ox < g.ow; ++ox) share[ox] = in[ox] * inv_rows * inv_cols[ox];
+    const std::int64_t ys = oy * g.stride - g.pad;
+    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+      T* row = dxp + iy * g.w;
+      for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
+        const ColumnRange r = columns_for_tap(g, kx);
+        const std::int64_t base = kx - g.pad;
+        if (g.stride == 1) {
+#pragma omp simd
+          for (std::int64_t ox = r.lo; ox < r.hi; ++ox) row[ox + base] += share[ox];
+        } else {
+          for (std::int64_t ox = r.lo; ox < r.hi; ++ox) row[ox * g.stride + base] += share[ox];
+        }
+      }
+    }
+  }
+}
+
+/// One output row of max pooling (window maxima; padding never wins).
+template <typename T>
+void max_pool_row(const PoolGeometry& g, const T* xp, std::int64_t oy, T* best) {
+  const std::int64_t ys = oy * g.stride - g.pad;
+  const std::int64_t y0 = std::max<std::int64_t>(ys, 0);
+  for (std::int64_t ox = 0; ox < g.ow; ++ox) best[ox] = xp[y0 * g.w + std::max<std::int64_t>(ox * g.stride - g.pad, 0)];
+  for (std::int64_t iy = y0; iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+    const T* row = xp + iy * g.w;
+    for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
+      const ColumnRange r = columns_for_tap(g, kx);
+      const std::int64_t base = kx - g.pad;
+      if (g.stride == 1) {
+#pragma omp simd
+        for (std::int64_t ox = r.lo; ox < r.hi; ++ox) {
+          const T v = row[ox + base];
+          const T b = best[ox];
+          best[ox] = v > b ? v : b;
+        }
+      } else {
+        for (std::int64_t ox = r.lo; ox < r.hi; ++ox) {
+          const T v = row[ox * g.stride + base];
+          const T b = best[ox];
+          best[ox] = v > b ? v : b;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Shape pool2d_output_shape(const Shape& input, const Pool2dParams& params) {
@@ -89,6 +206,10 @@ void max_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2d
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* xp = x.data() + plane * g.h * g.w;
     T* yp = y.data() + plane * g.oh * g.ow;
+    if (g.row_kernels()) {
+      for (std::int64_t oy = 0; oy < g.oh; ++oy) max_pool_row(g, xp, oy, yp + oy * g.ow);
+      continue;
+    }
     for (std::int64_t oy = 0; oy < g.oh; ++oy) {
       for (std::int64_t ox = 0; ox < g.ow; ++ox) {
         const Window win = window(g, oy, ox);
@@ -133,6 +254,10 @@ void avg_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2d
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* xp = x.data() + plane * g.h * g.w;
     T* yp = y.data() + plane * g.oh * g.ow;
+    if (g.row_kernels()) {
+      avg_pool_plane(g, xp, yp);
+      continue;
+    }
     for (std::int64_t oy = 0; oy < g.oh; ++oy) {
       for (std::int64_t ox = 0; ox < g.ow; ++ox) {
         const Window win = window(g, oy, ox);
@@ -157,6 +282,10 @@ void avg_pool2d_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, const Poo
     const T* dyp = dy.data() + plane * g.oh * g.ow;
     T* dxp = dx.data() + plane * g.h * g.w;
     if (mode == GradMode::kWrite) std::fill(dxp, dxp + g.h * g.w, T{0});
+    if (g.row_kernels()) {
+      avg_pool_plane_backward(g, dyp, dxp);
+      continue;
+    }
     for (std::int64_t oy = 0; oy < g.oh; ++oy) {
       for (std::int64_t ox = 0; ox < g.ow; ++ox) {
         const Window win = window(g, oy, ox);
