@@ -189,6 +189,47 @@ void max_pool_row(const PoolGeometry& g, const T* xp, std::int64_t oy, T* best) 
   }
 }
 
+/// Backward of one output row of max pooling: each output gradient goes to the first input of its
+/// window (row-major window order) that equals the forward maximum; branch-free so it vectorises.
+template <typename T>
+void max_pool_row_backward(const PoolGeometry& g, const T* xp, const T* yrow, const T* dyrow, std::int64_t oy,
+                           T* dxp) {
+  T found[kMaxRowKernelWidth];
+  std::fill(found, found + g.ow, T{0});
+  const std::int64_t ys = oy * g.stride - g.pad;
+  for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+    const T* row = xp + iy * g.w;
+    T* drow = dxp + iy * g.w;
+    for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
+      const ColumnRange r = columns_for_tap(g, kx);
+      const std::int64_t base = kx - g.pad;
+      if (g.stride == 1) {
+#pragma omp simd
+        for (std::int64_t ox = r.lo; ox < r.hi; ++ox) {
+          const T v = row[ox + base];
+          const T m = yrow[ox];
+          const T f = found[ox];
+          const T d = dyrow[ox];
+          const T old = drow[ox + base];
+          // Arithmetic masks (1 or 0) instead of && and ?: on the gradient keep the loop branch-free.
+          const T hit = v == m ? T{1} : T{0};
+          const T take = hit * (T{1} - f);
+          drow[ox + base] = old + take * d;
+          found[ox] = f + take;
+        }
+      } else {
+        for (std::int64_t ox = r.lo; ox < r.hi; ++ox) {
+          const std::int64_t at = ox * g.stride + base;
+          const T hit = row[at] == yrow[ox] ? T{1} : T{0};
+          const T take = hit * (T{1} - found[ox]);
+          drow[at] += take * dyrow[ox];
+          found[ox] += take;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Shape pool2d_output_shape(const Shape& input, const Pool2dParams& params) {
@@ -238,6 +279,13 @@ void max_pool2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
     const T* dyp = dy.data() + plane * g.oh * g.ow;
     T* dxp = dx.data() + plane * g.h * g.w;
     if (mode == GradMode::kWrite) std::fill(dxp, dxp + g.h * g.w, T{0});
+    if (g.row_kernels()) {
+      const T* yp = y.data() + plane * g.oh * g.ow;
+      for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+        max_pool_row_backward(g, xp, yp + oy * g.ow, dyp + oy * g.ow, oy, dxp);
+      }
+      continue;
+    }
     for (std::int64_t oy = 0; oy < g.oh; ++oy) {
       for (std::int64_t ox = 0; ox < g.ow; ++ox) dxp[argmax_in_window(g, xp, oy, ox)] += dyp[oy * g.ow + ox];
     }
