@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# End-to-end scenarios of `alphax run` under mpirun; one per ctest entry (tests/app/CMakeLists.txt).
+#   ALPHAX_BIN=build/ci/apps/alphax tests/app/cli_scenarios.sh restart
+# Scenarios: determinism restart signal wall_time bad_config failed_trainer validate
+set -uo pipefail
+scenario=${1:?usage: cli_scenarios.sh <scenario>}
+src=${ALPHAX_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${ALPHAX_BIN:-$src/build/ci/apps/alphax}
+mpiexec=${ALPHAX_MPIEXEC:-mpirun}
+read -r -a mpiflags <<< "${ALPHAX_MPIEXEC_FLAGS:---oversubscribe --bind-to none}"
+config=$src/inputs/nb201-table.yaml
+work=$(mktemp -d /tmp/alphax-cli-$scenario.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$src"
+
+fail() { echo "FAIL [$scenario]: $*" >&2; exit 1; }
+alphax() {  # alphax NP args...
+  local np=$1; shift
+  "$mpiexec" -np "$np" "${mpiflags[@]}" "$bin" "$@"
+}
+# Compares the /evaluations rows of two logs except wall-clock times.
+same_rows() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, h5py, numpy as np
+def rows(p):
+    with h5py.File(p, "r", libver="latest", swmr=True) as f:
+        return f["evaluations"][:]
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+skip = {"dispatch_time", "finish_time", "train_seconds"}
+if len(a) != len(b):
+    sys.exit(f"row counts differ: {len(a)} vs {len(b)}")
+for name in a.dtype.names:
+    if name in skip: continue
+    x, y = a[name], b[name]
+    eq = (x == y) | (np.isnan(x) & np.isnan(y)) if x.dtype.kind == "f" else (x == y)
+    if not eq.all():
+        sys.exit(f"column {name} differs first at row {int(np.argmin(eq))}")
+print(f"{len(a)} rows identical except times")
+PY
+}
+rows_of() { /usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1],'r',swmr=True)['evaluations'].shape[0])" "$1"; }
+
+case $scenario in
+determinism)  # same seed + same layout -> same log, with 2 and with 3 groups
+  for np in 3 4; do
+    alphax $np run "$config" -o "$work/a$np" > "$work/a$np.out" || fail "run a np=$np"
+    alphax $np run "$config" -o "$work/b$np" > "$work/b$np.out" || fail "run b np=$np"
+    same_rows "$work/a$np/search.h5" "$work/b$np/search.h5" || fail "np=$np logs differ"
+  done
+  ;;
+restart)  # stop after k results (exit 85), restart, identical log to an uninterrupted run
+  alphax 4 run "$config" -o "$work/full" > /dev/null || fail "uninterrupted run"
+  alphax 4 run "$config" -o "$work/part" --set run.stop_after_results=63 > "$work/p1.out"
+  rc=$?; [[ $rc == 85 ]] || fail "stopped run exited $rc, expected 85"
+  [[ $(rows_of "$work/part/search.h5") == 63 ]] || fail "stopped run logged $(rows_of "$work/part/search.h5") rows, expected 63"
+  alphax 4 run "$config" -o "$work/part" --restart > "$work/p2.out" || fail "restart failed: $(cat "$work/p2.out")"
+  grep -q "resumed from" "$work/p2.out" || fail "restart did not resume"
+  same_rows "$work/full/search.h5" "$work/part/search.h5" || fail "restarted log differs"
+  ;;
+signal)  # SIGUSR1 to mpirun mid-run -> checkpoint, exit 85 everywhere, restart completes identically
+  alphax 3 run "$config" -o "$work/full" > /dev/null || fail "uninterrupted run"
+  # mpirun itself (not a subshell) must get the signal: OpenMPI forwards SIGUSR1 to every rank.
+  "$mpiexec" -np 3 "${mpiflags[@]}" "$bin" run "$config" -o "$work/sig" --set trainers.pace_seconds=0.02 \
+    > "$work/s1.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [[ -f $work/sig/search.h5 ]] && break; sleep 0.1; done
+  sleep 1.5
+  kill -USR1 $pid
+  wait $pid; rc=$?
+  [[ $rc == 85 ]] || fail "signalled run exited $rc, expected 85: $(cat "$work/s1.out")"
+  grep -q "checkpointed" "$work/s1.out" || fail "no checkpoint message"
+  n=$(rows_of "$work/sig/search.h5")
+  (( n > 0 && n < 200 )) || fail "signalled run logged $n rows (expected 0 < n < 200)"
+  alphax 3 run "$config" -o "$work/sig" > "$work/s2.out" || fail "restart after signal failed"
+  same_rows "$work/full/search.h5" "$work/sig/search.h5" || fail "log after signal+restart differs"
+  ;;
+wall_time)  # run.budget.max_wall_seconds acts like a signal (PBS sends none)
+  alphax 3 run "$config" -o "$work/w" --set trainers.pace_seconds=0.02 --set run.budget.max_wall_seconds=1 > "$work/w.out"
+  rc=$?; [[ $rc == 85 ]] || fail "wall-time run exited $rc, expected 85"
+  [[ -f $work/w/checkpoint.h5 ]] || fail "no checkpoint after the wall-time stop"
+  ;;
+bad_config)  # each class of error: one message from rank 0, exit 2, no output written
+  check() {  # check <expected text> <args...>
+    local want=$1; shift
+    alphax 4 run "$config" -o "$work/bad" "$@" > "$work/out" 2> "$work/err"
+    local rc=$?
+    [[ $rc == 2 ]] || fail "'$*' exited $rc, expected 2"
+    grep -q -- "$want" "$work/err" || fail "'$*': message lacks '$want': $(cat "$work/err")"
+    [[ $(grep -c "error" "$work/err") == 1 ]] || fail "'$*': expected one error line, got: $(cat "$work/err")"
+  }
+  check "run.budget.max_evaluatons" --set run.budget.max_evaluatons=5
+  check "not a whole number" --set run.seed=abc
+  check "run.checkpoint.every_seconds" --set run.checkpoint.every_seconds=-1
+  check "1 + k\*2" --set trainers.group_size=2
+  check "cannot keep 3 trainer groups" --set run.budget.max_evaluations=2
+  check "strategy" --set strategy.name=annealing
+  check "evaluator.file" --set evaluator.file=/nonexistent/table.csv
+  [[ ! -e $work/bad/search.h5 ]] || fail "a rejected config wrote a log"
+  ;;
+failed_trainer)  # a table without most architectures: evaluations fail, the search goes on
+  head -n 400 data/nb201/nb201_cifar10_12epoch.csv > "$work/small.csv"
+  alphax 3 run "$config" -o "$work/f" --set evaluator.file="$work/small.csv" \
+    --set run.budget.max_evaluations=40 > "$work/f.out" || fail "run with failing evaluations exited non-zero"
+  /usr/bin/python3 - "$work/f/search.h5" <<'PY' || fail "log check"
+import sys, h5py
+d = h5py.File(sys.argv[1], "r", swmr=True)["evaluations"][:]
+status = d["status"]
+assert len(d) == 40, len(d)
+assert (status == 2).sum() > 0, "no failed rows"
+print(f"{(status == 2).sum()} failed, {(status == 0).sum()} ok of {len(d)}")
+PY
+  ;;
+validate)
+  "$bin" validate "$config" --ranks 5 > "$work/v.out" || fail "validate --ranks 5"
+  grep -q "valid for 5 rank" "$work/v.out" || fail "validate output: $(cat "$work/v.out")"
+  "$bin" validate "$config" --ranks 5 --set trainers.group_size=3 2> "$work/v.err"
+  [[ $? == 2 ]] || fail "validate of a bad layout must exit 2"
+  grep -q "group_size" "$work/v.err" || fail "validate message: $(cat "$work/v.err")"
+  ;;
+*) fail "unknown scenario" ;;
+esac
+echo "PASS [$scenario]"
