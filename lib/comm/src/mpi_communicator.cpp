@@ -68,16 +68,21 @@ LinkModel measure_link(MPI_Comm comm) {
   check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size");
   if (size < 2) return {};
+  // β from the difference of two large sizes: it cancels α and any token-bucket burst that lets
+  // the first bytes of a shaped link through at line rate.
   constexpr int kSmall = 8;
-  constexpr int kLarge = 256 << 10;
+  constexpr int kLarge = 1 << 20;
   std::array<double, 2> model{0.0, 0.0};
   if (rank <= 1) {
-    std::vector<char> buffer(kLarge, 1);
-    ping_pong_seconds(comm, rank, buffer, kLarge, 1);  // warm-up: connections, page faults
+    std::vector<char> buffer(2 * kLarge, 1);
+    ping_pong_seconds(comm, rank, buffer, 2 * kLarge, 1);  // warm-up: connections, page faults
     const double small = ping_pong_seconds(comm, rank, buffer, kSmall, 20) / 2.0;
     const double large = ping_pong_seconds(comm, rank, buffer, kLarge, 3) / 2.0;
+    const double larger = ping_pong_seconds(comm, rank, buffer, 2 * kLarge, 3) / 2.0;
+    double beta = (larger - large) / kLarge;
+    if (!(beta > 0.0)) beta = larger / (2.0 * kLarge);
     model[0] = std::max(small, 1e-7);
-    model[1] = std::max((large - small) / kLarge, 1e-12);
+    model[1] = std::max(beta, 1e-12);
   }
   check_mpi(MPI_Bcast(model.data(), 2, MPI_DOUBLE, 0, comm), "MPI_Bcast");
   return {model[0], model[1]};

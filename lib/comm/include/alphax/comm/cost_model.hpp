@@ -9,7 +9,7 @@
 namespace alphax::comm {
 
 /// \brief Smallest pipeline block the model may choose (bytes).
-inline constexpr std::size_t kMinBlockBytes = std::size_t{8} << 10;
+inline constexpr std::size_t kMinBlockBytes = std::size_t{64} << 10;
 /// \brief Largest broadcast block (bytes): received straight into the user's buffer.
 inline constexpr std::size_t kMaxBroadcastBlockBytes = std::size_t{1} << 20;
 /// \brief Largest reduce / allreduce block (bytes): received into scratch that stays in cache.
