@@ -58,4 +58,30 @@ void set_num_threads(int n) {
 
 int num_threads() noexcept { return omp_get_max_threads(); }
 
+std::string blas_description() {
+#if defined(OPENBLAS_VERSION)
+  return std::string(openblas_get_config()) + " (kernels: " + openblas_get_corename() + ")";
+#else
+  return "CBLAS (not OpenBLAS)";
+#endif
+}
+
+std::string recommended_openblas_coretype() {
+#if defined(OPENBLAS_VERSION) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  if (!avx512) return "";
+  const std::string core = openblas_get_corename();
+  for (const char* avx2_or_older : {"Haswell", "Zen", "Sandybridge", "Nehalem", "Core2", "Prescott", "Excavator",
+                                    "Steamroller", "Piledriver", "Bulldozer", "Barcelona", "Opteron"}) {
+    if (core.find(avx2_or_older) != std::string::npos ||
+        std::string(avx2_or_older).find(core) != std::string::npos) {
+      return "SkylakeX";
+    }
+  }
+#endif
+  return "";
+}
+
 }  // namespace alphax::tensor
