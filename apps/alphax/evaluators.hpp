@@ -18,7 +18,7 @@ std::unique_ptr<search::Evaluator> make_evaluator(const RunConfig& config, const
                                                   MPI_Comm group);
 
 /// \brief The length of an evaluation on the master's deterministic clock: the table's simulated
-/// seconds for `table`; one unit per evaluation for `train` (measured seconds are not reproducible).
+/// seconds for `table`; for `train` 1 + forward MFLOPs per image (measured seconds are not reproducible).
 std::function<double(const search::EvalResult&)> virtual_clock_for(const RunConfig& config);
 
 }  // namespace alphax::app
