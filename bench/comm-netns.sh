@@ -2,7 +2,7 @@
 # A multi-host network on one machine for `alphax bench comm` (issue 11, benchmark 2).
 #
 #   sudo bench/comm-netns.sh --ranks 2,3,4,6,8 --size 16M --out DIR [--repeats 5] [--ops bcast,allreduce]
-#                            [--stock-ranks 8] [--alphax build/release/apps/alphax]
+#                            [--stock-ranks 8] [--alphax build/release/apps/alphax | .../alphax-bench-comm]
 #
 # Creates one network namespace per test host (axh<id>-<k>, address 10.213.77.(10+k)/24, a subnet
 # used for nothing else) and one namespace holding a bridge (axbr<id>). Every host has a veth pair
@@ -44,12 +44,15 @@ done
 [ -n "$out" ] || { echo "comm-netns.sh: --out DIR is required" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "comm-netns.sh: needs root (network namespaces, tc)" >&2; exit 2; }
 if [ -z "$alphax" ]; then
-  for candidate in build/release/apps/alphax build/ci/apps/alphax build/comm/apps/alphax; do
+  for candidate in build/release/apps/alphax build/ci/apps/alphax build/release/bench/comm/alphax-bench-comm \
+                   build/ci/bench/comm/alphax-bench-comm build/comm/bench/comm/alphax-bench-comm; do
     [ -x "$here/$candidate" ] && { alphax="$here/$candidate"; break; }
   done
 fi
 [ -x "$alphax" ] || { echo "comm-netns.sh: alphax binary not found; build it (cmake --preset release && cmake --build --preset release) or pass --alphax" >&2; exit 2; }
 alphax="$(cd "$(dirname "$alphax")" && pwd)/$(basename "$alphax")"
+bench_command=(bench comm)
+[ "$(basename "$alphax")" = alphax-bench-comm ] && bench_command=(comm)
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
@@ -62,9 +65,11 @@ bridge_ns="axbr${id}"
 max_ranks=$(tr ',' '\n' <<<"$ranks_list,$stock_ranks" | sort -n | tail -1)
 work="$(mktemp -d /tmp/alphax-netns.XXXXXX)"
 created_ns=()
+job_pid=""
 
 cleanup() {
   local status=$?
+  if [ -n "$job_pid" ]; then kill -TERM "$job_pid" 2>/dev/null || true; wait "$job_pid" 2>/dev/null || true; fi
   for ns in "${created_ns[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$work"
   exit $status
@@ -130,8 +135,12 @@ run_job() {  # P repeats out_dir [extra mca...]
   ip netns exec "$(host_ns 0)" unshare --uts /bin/sh -c "hostname axhost0; exec \"\$@\"" sh \
     env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     mpirun --hostfile "$hostfile" -np "$p" --map-by node --bind-to none "${common_mca[@]}" "$@" \
-    "$alphax" bench comm --ops "$ops" --sizes "$size" --algorithms lp,ring,auto,mpi --repeats "$reps" --warmup 1 \
-    --out "$dir" 2>&1 | tee "$dir/log.txt"
+    "$alphax" "${bench_command[@]}" --ops "$ops" --sizes "$size" --algorithms lp,ring,auto,mpi --repeats "$reps" --warmup 1 \
+    --out "$dir" >"$dir/log.txt" 2>&1 &
+  job_pid=$!
+  wait "$job_pid"
+  job_pid=""
+  cat "$dir/log.txt"
 }
 
 IFS=',' read -r -a plist <<<"$ranks_list"

@@ -68,14 +68,15 @@ Algorithm choose_algorithm(Collective collective, int ranks, std::size_t bytes, 
   if (ranks <= 1 || bytes == 0) return Algorithm::lp;
   Algorithm best = Algorithm::lp;
   double best_time = predict_seconds(collective, Algorithm::lp, ranks, bytes, block_bytes, link);
-  for (Algorithm candidate : {Algorithm::ring, Algorithm::mpi}) {
-    const double t = predict_seconds(collective, candidate, ranks, bytes, block_bytes, link);
-    if (t < best_time) {
-      best = candidate;
-      best_time = t;
+  if (collective == Collective::allreduce) {
+    const double ring = predict_seconds(collective, Algorithm::ring, ranks, bytes, block_bytes, link);
+    if (ring < best_time) {
+      best = Algorithm::ring;
+      best_time = ring;
     }
   }
-  return best;
+  const double tree = predict_seconds(collective, Algorithm::mpi, ranks, bytes, block_bytes, link);
+  return tree * kTreeMargin < best_time ? Algorithm::mpi : best;
 }
 
 }  // namespace alphax::comm

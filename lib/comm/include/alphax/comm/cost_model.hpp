@@ -33,8 +33,13 @@ std::size_t optimal_block_bytes(Collective collective, int ranks, std::size_t by
 double predict_seconds(Collective collective, Algorithm algorithm, int ranks, std::size_t bytes,
                        std::size_t block_bytes, const LinkModel& link);
 
-/// \brief The rule of Algorithm::automatic: the algorithm among lp, ring (allreduce only) and mpi
-/// with the smallest predict_seconds; ties go to lp, then ring. P = 1 and n = 0 give lp (a copy).
+/// \brief How much faster the modelled tree must be before Algorithm::automatic hands a call to
+/// the MPI library: its model (a binomial tree) is what MPI does for short messages only.
+inline constexpr double kTreeMargin = 2.0;
+
+/// \brief The rule of Algorithm::automatic: lp or, for allreduce, ring, whichever has the smaller
+/// predict_seconds (ties go to lp); mpi instead when its predicted time is kTreeMargin times
+/// smaller still (latency-bound short messages on many ranks). P = 1 and n = 0 give lp (a copy).
 Algorithm choose_algorithm(Collective collective, int ranks, std::size_t bytes, std::size_t block_bytes,
                            const LinkModel& link);
 
