@@ -21,13 +21,29 @@ std::unique_ptr<search::Evaluator> make_evaluator(const RunConfig& config, const
   throw ConfigError("evaluator.name: '" + name + "' is not one of table | train");
 }
 
-std::function<double(const search::EvalResult&)> virtual_clock_for(const RunConfig& config) {
-  if (config.evaluator["name"].as<std::string>() == "table")
-    return [](const search::EvalResult& r) { return r.train_seconds; };
-  // Training time is not reproducible, but its main driver is: one unit of fixed cost (data,
-  // evaluation) plus one per forward MFLOP per image. Cheap cells finish first on this clock as
-  // they do on the wall clock, so groups rarely wait for a result the order says comes first.
-  return [](const search::EvalResult& r) { return 1.0 + r.flops / 1e6; };
+double train_cost_units(const search::CellGraph& cell) {
+  const auto op_cost = [](const std::string& op) {
+    if (op.find("conv") != std::string::npos) {
+      if (op.find("5x5") != std::string::npos) return 25.0;
+      if (op.find("3x3") != std::string::npos) return 9.0;
+      return 1.0;
+    }
+    return op.find("pool") != std::string::npos ? 1.0 : 0.0;
+  };
+  double units = 4.0;
+  for (const auto& edge : cell.edges) units += op_cost(edge.op);
+  for (const auto& op : cell.node_ops) units += op_cost(op);
+  return units;
+}
+
+VirtualClock virtual_clock_for(const RunConfig& config, const search::SearchSpace& space) {
+  VirtualClock clock;
+  if (config.evaluator["name"].as<std::string>() == "table") {
+    clock.result_seconds = [](const search::EvalResult& r) { return r.train_seconds; };
+  } else {
+    clock.dispatch_cost = [&space](const search::Genome& genome) { return train_cost_units(space.to_cell(genome)); };
+  }
+  return clock;
 }
 
 }  // namespace alphax::app

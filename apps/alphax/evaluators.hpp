@@ -17,8 +17,17 @@ namespace alphax::app {
 std::unique_ptr<search::Evaluator> make_evaluator(const RunConfig& config, const search::SearchSpace& space,
                                                   MPI_Comm group);
 
-/// \brief The length of an evaluation on the master's deterministic clock: the table's simulated
-/// seconds for `table`; for `train` 1 + forward MFLOPs per image (measured seconds are not reproducible).
-std::function<double(const search::EvalResult&)> virtual_clock_for(const RunConfig& config);
+/// \brief The master's deterministic clock for `config.evaluator` (docs/app.md, "Determinism"):
+/// `table`: the table's simulated seconds, known when the result arrives; `train`: a cost model of
+/// the cell known at dispatch (see train_cost_units), since measured seconds are not reproducible.
+struct VirtualClock {
+  std::function<double(const search::EvalResult&)> result_seconds;
+  std::function<double(const search::Genome&)> dispatch_cost;
+};
+VirtualClock virtual_clock_for(const RunConfig& config, const search::SearchSpace& space);
+
+/// \brief Cost units of training a cell: 4 (data, evaluation, head) + 9 per 3x3 convolution,
+/// 25 per 5x5, 1 per 1x1 convolution or pooling, 0 for identity/none; a proxy of its training time.
+double train_cost_units(const search::CellGraph& cell);
 
 }  // namespace alphax::app

@@ -68,7 +68,9 @@ std::unique_ptr<MasterSide> prepare_master(const RunRequest& request, int world_
                       "; run without --restart to start a new search");
 
   auto options = MasterOptions::from(config);
-  options.virtual_seconds = virtual_clock_for(config);
+  const VirtualClock clock = virtual_clock_for(config, *side->space);
+  options.virtual_seconds = clock.result_seconds;
+  options.dispatch_cost = clock.dispatch_cost;
   const LogAttributes attributes{config.effective_text, world_size, config.group_size};
   std::optional<CheckpointStore::Loaded> loaded;
   if (has_checkpoint) loaded = side->store->load_newest();

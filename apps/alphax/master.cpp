@@ -1,5 +1,6 @@
 #include "alphax/master.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -27,7 +28,14 @@ Master::Master(MasterOptions options, const search::SearchSpace& space, search::
   if (num_groups < 1) throw std::invalid_argument("Master: needs at least one trainer group");
 }
 
-double Master::virtual_seconds(const search::EvalResult& result) const {
+double Master::known_seconds(const search::Genome& genome) const {
+  if (!options_.dispatch_cost) return -1.0;
+  const double seconds = options_.dispatch_cost(genome);
+  return std::isfinite(seconds) && seconds > 0.0 ? seconds : 0.0;
+}
+
+double Master::virtual_seconds(const InFlight& flight, const search::EvalResult& result) const {
+  if (flight.known_seconds >= 0.0) return flight.known_seconds;
   const double seconds = options_.virtual_seconds ? options_.virtual_seconds(result) : result.train_seconds;
   return std::isfinite(seconds) && seconds > 0.0 ? seconds : 0.0;
 }
@@ -70,7 +78,8 @@ void Master::dispatch_to(int g, double now, std::vector<Dispatch>& out) {
     return;
   }
   auto& group = groups_[static_cast<std::size_t>(g)];
-  group.flight = InFlight{proposal, static_cast<std::int64_t>(dispatched_), now, group.clock};
+  group.flight = InFlight{proposal, static_cast<std::int64_t>(dispatched_), now, group.clock,
+                          known_seconds(proposal.genome)};
   ++dispatched_;
   out.push_back({g, group.flight->eval_id, proposal.genome});
 }
@@ -82,7 +91,7 @@ std::optional<int> Master::next_consumable() const {
     const auto& group = groups_[g];
     if (!group.result) continue;
     if (options_.order == ResultOrder::arrival) return static_cast<int>(g);
-    const double finish = group.flight->dispatch_virtual + virtual_seconds(*group.result);
+    const double finish = group.flight->dispatch_virtual + virtual_seconds(*group.flight, *group.result);
     if (!best || finish < best_finish) {
       best = static_cast<int>(g);
       best_finish = finish;
@@ -93,7 +102,7 @@ std::optional<int> Master::next_consumable() const {
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     const auto& group = groups_[g];
     if (!group.flight || group.result) continue;
-    const double earliest = group.flight->dispatch_virtual;
+    const double earliest = group.flight->dispatch_virtual + std::max(0.0, group.flight->known_seconds);
     if (earliest < best_finish || (earliest == best_finish && static_cast<int>(g) < *best)) return std::nullopt;
   }
   return best;
@@ -127,7 +136,7 @@ void Master::consume(int g, double now, std::vector<Dispatch>& out) {
     result.status = search::EvalStatus::diverged;
     if (result.message.empty()) result.message = "objective is not finite";
   }
-  const double finish_virtual = flight.dispatch_virtual + virtual_seconds(result);
+  const double finish_virtual = flight.dispatch_virtual + virtual_seconds(flight, result);
   group.flight.reset();
   group.result.reset();
   group.clock = finish_virtual;
@@ -277,6 +286,7 @@ void Master::restore(const search::StateArchive& state) {
     f.proposal.genome.assign(genomes.begin() + static_cast<std::ptrdiff_t>(i * length),
                              genomes.begin() + static_cast<std::ptrdiff_t>((i + 1) * length));
     f.dispatch_virtual = flight_virtual.at(i);
+    f.known_seconds = known_seconds(f.proposal.genome);
     groups_.at(static_cast<std::size_t>(flight_group[i])).flight = f;
   }
 }

@@ -38,6 +38,10 @@ struct MasterOptions {
   std::string config_text;
   /// \brief Length of an evaluation on the deterministic clock; default: EvalResult::train_seconds.
   std::function<double(const search::EvalResult&)> virtual_seconds;
+  /// \brief When set, the length of an evaluation on the deterministic clock is known at dispatch
+  /// (a cost model of the architecture) and replaces virtual_seconds: the master then waits only
+  /// for the in-flight evaluation that finishes first on that clock.
+  std::function<double(const search::Genome&)> dispatch_cost;
 
   static MasterOptions from(const RunConfig& config);
 };
@@ -99,6 +103,7 @@ class Master {
     std::int64_t eval_id = 0;
     double dispatch_wall = 0.0;
     double dispatch_virtual = 0.0;
+    double known_seconds = -1.0;  ///< virtual length known at dispatch (dispatch_cost), else -1
   };
   struct Group {
     std::optional<InFlight> flight;
@@ -114,7 +119,8 @@ class Master {
   void maybe_checkpoint(double now);
   void write_checkpoint(double now);
   void update_phase(double now);
-  double virtual_seconds(const search::EvalResult& result) const;
+  double virtual_seconds(const InFlight& flight, const search::EvalResult& result) const;
+  double known_seconds(const search::Genome& genome) const;
 
   MasterOptions options_;
   const search::SearchSpace* space_;

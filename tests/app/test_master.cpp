@@ -116,6 +116,23 @@ TEST(Master, DeterministicOrderDoesNotDependOnArrivalOrder) {
   for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_LE(rows[i - 1].virtual_finish, rows[i].virtual_finish) << i;
 }
 
+TEST(Master, DispatchTimeCostModelKeepsTheOrderDeterministic) {
+  const auto dir = testing::fresh_directory("master");
+  auto options = options_with_budget(60);
+  options.dispatch_cost = [](const search::Genome& g) {
+    double cost = 1.0;
+    for (auto v : g) cost += v;
+    return cost;
+  };
+  Harness a(dir, "a", 3, options, 1);
+  Harness b(dir, "b", 3, options, 77);
+  a.take(a.master->start(0));
+  b.take(b.master->start(0));
+  a.run_to_end();
+  b.run_to_end();
+  expect_same_rows(dir / "a.h5", dir / "b.h5");
+}
+
 TEST(Master, ArrivalOrderConsumesResultsAsTheyCome) {
   const auto dir = testing::fresh_directory("master");
   auto options = options_with_budget(30);

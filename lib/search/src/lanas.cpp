@@ -144,8 +144,20 @@ bool LanasTree::subtree_open(std::int32_t index) const {
 }
 
 std::vector<std::int32_t> LanasTree::select(double cp, double mean, double scale) const {
+  std::vector<double> values(nodes_.size(), -std::numeric_limits<double>::infinity());
+  for (std::size_t i = nodes_.size(); i-- > 0;) {
+    const auto index = static_cast<std::int32_t>(i);
+    const auto& n = nodes_[i];
+    if (!subtree_open(index)) continue;
+    values[i] = n.visits > 0.0 ? n.value_sum / n.visits : std::numeric_limits<double>::infinity();
+  }
+  return select(cp, mean, scale, values);
+}
+
+std::vector<std::int32_t> LanasTree::select(double cp, double mean, double scale, const std::vector<double>& values) const {
   std::vector<std::int32_t> path;
-  if (nodes_.empty() || !subtree_open(0)) return path;
+  if (nodes_.empty() || values.size() != nodes_.size() || values[0] == -std::numeric_limits<double>::infinity())
+    return path;
   std::int32_t i = 0;
   path.push_back(i);
   while (!is_leaf(i)) {
@@ -153,16 +165,18 @@ std::vector<std::int32_t> LanasTree::select(double cp, double mean, double scale
     std::int32_t best = -1;
     double best_score = -std::numeric_limits<double>::infinity();
     for (const auto c : {n.left, n.right}) {  // left (good) first: it wins ties
-      if (!subtree_open(c)) continue;
+      const double x = values[static_cast<std::size_t>(c)];
+      if (x == -std::numeric_limits<double>::infinity()) continue;  // closed
       const auto& child = node(c);
-      const double score = child.visits <= 0.0 ? std::numeric_limits<double>::infinity()
-                                               : uct_score((child.value_sum / child.visits - mean) / scale,
-                                                           n.visits, child.visits, cp);
+      const double score = child.visits <= 0.0 || x == std::numeric_limits<double>::infinity()
+                               ? std::numeric_limits<double>::infinity()
+                               : uct_score((x - mean) / scale, n.visits, child.visits, cp);
       if (best < 0 || score > best_score) {
         best = c;
         best_score = score;
       }
     }
+    if (best < 0) return {};
     i = best;
     path.push_back(i);
   }
@@ -265,25 +279,48 @@ Proposal LanasStrategy::propose() {
   Proposal p;
   p.id = next_id_++;
   Pending pending;
-  while (warm && p.genome.empty()) {
-    auto path = tree_.select(config_.cp, mean, scale);
-    if (path.empty()) break;  // every leaf drained: fall back to a uniform draw below
-    const auto leaf = path.back();
-    // Region members, best first, are the mutation donors; the tree's leaf is the one proposed from.
-    std::vector<std::pair<double, Genome>> members;
-    if (const auto it = leaf_members_.find(leaf); it != leaf_members_.end())
-      for (const auto i : it->second) members.push_back(evaluated_[i]);
-    const auto donors = detail::top_genomes(members, static_cast<std::size_t>(config_.surrogate.elite));
-    const auto in_leaf = [&](const Genome& g) { return tree_.in_region(leaf, space_->encode(g)); };
-    auto best = detail::best_candidate(*space_, space_->root(), config_.surrogate, predictor_, donors, seen_,
-                                       config_.surrogate.candidates, config_.max_tries, in_leaf, rng_);
-    if (!best) {
-      tree_.node(leaf).drained = true;
-      continue;
+  if (warm) {
+    // x̄ of a region is what can still be drawn from it: the best meta-DNN score among unseen
+    // candidates that route into it (not the mean of what was already evaluated there).
+    const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, rng_);
+    const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite));
+    const auto accept_all = [](const Genome&) { return true; };
+    auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,
+                                       config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all, rng_);
+    std::vector<double> values(tree_.size(), -std::numeric_limits<double>::infinity());
+    std::vector<std::int32_t> leaf_of(pool.size());
+    for (std::size_t c = 0; c < pool.size(); ++c) {
+      const auto path = tree_.route(space_->encode(pool[c].genome));
+      leaf_of[c] = path.back();
+      for (const auto n : path) values[static_cast<std::size_t>(n)] = std::max(values[static_cast<std::size_t>(n)], pool[c].score);
     }
-    p.genome = std::move(best->genome);
-    p.predicted = best->estimate.mean;
-    pending.path = std::move(path);
+    const auto path = tree_.select(config_.cp, mean, scale, values);
+    if (!path.empty()) {
+      const auto leaf = path.back();
+      // Candidates of the chosen leaf: the pool's, plus mutations of the leaf's own members
+      // kept only when they stay inside the region.
+      std::optional<detail::Candidate> best;
+      for (std::size_t c = 0; c < pool.size(); ++c)
+        if (leaf_of[c] == leaf && (!best || pool[c].score > best->score)) best = pool[c];
+      std::vector<std::pair<double, Genome>> members;
+      if (const auto it = leaf_members_.find(leaf); it != leaf_members_.end())
+        for (const auto i : it->second) members.push_back(evaluated_[i]);
+      const auto donors = detail::top_genomes(members, static_cast<std::size_t>(config_.surrogate.elite));
+      if (!donors.empty()) {
+        auto local = config_.surrogate;
+        local.local_fraction = 1.0;
+        const auto in_leaf = [&](const Genome& g) { return tree_.in_region(leaf, space_->encode(g)); };
+        const int n = std::max(1, config_.surrogate.candidates / 4);
+        auto extra = detail::best_candidate(*space_, space_->root(), local, acquisition, donors, seen_, n, 4 * n, in_leaf,
+                                            rng_);
+        if (extra && (!best || extra->score > best->score)) best = std::move(extra);
+      }
+      if (best) {
+        p.genome = std::move(best->genome);
+        p.predicted = predictor_.predict(space_->encode(p.genome)).mean;
+        pending.path = path;
+      }
+    }
   }
   if (p.genome.empty()) {
     p.genome = detail::unseen_sample(*space_, seen_, rng_, "LanasStrategy::propose");

@@ -144,73 +144,95 @@ const std::vector<std::int32_t>& MctsStrategy::path_of(std::uint64_t proposal_id
   return it->second.path;
 }
 
+std::vector<std::int32_t> MctsStrategy::path_for(const Genome& genome) {
+  // Follows the tree along `genome`'s decisions, expanding at most one new node.
+  std::vector<std::int32_t> path{0};
+  std::int32_t node = 0;
+  while (!space_->is_terminal(tree_.node(node).partial)) {
+    const auto actions = space_->actions(tree_.node(node).partial);
+    const auto position = actions.front().position;
+    const Action next{position, genome[static_cast<std::size_t>(position)]};
+    const auto& children = tree_.node(node).children;
+    const auto it = std::find_if(children.begin(), children.end(), [&](const auto& c) { return c.first == next; });
+    if (it != children.end()) {
+      node = it->second;
+      path.push_back(node);
+      continue;
+    }
+    if (std::find(actions.begin(), actions.end(), next) == actions.end()) break;  // not a legal action here
+    path.push_back(tree_.child(node, next));
+    break;
+  }
+  return path;
+}
+
 Proposal MctsStrategy::propose() {
   const double count = static_cast<double>(evaluated_.size());
   const double mean = count > 0 ? sum_ / count : 0.0;
   const double var = count > 1 ? std::max(0.0, sum_sq_ / count - mean * mean) : 0.0;
   const double scale = var > 1e-12 ? std::sqrt(var) : 1.0;
-  const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite));
   const bool warm = evaluated_.size() >= static_cast<std::size_t>(config_.surrogate.initial_random) &&
                     predictor_.trained();
-  const auto accept_all = [](const Genome&) { return true; };
-
   Proposal p;
   p.id = next_id_++;
   Pending pending;
-  for (int attempt = 0; attempt < 64 && p.genome.empty(); ++attempt) {
-    std::vector<std::int32_t> path{0};
-    std::int32_t node = 0;
-    bool dead_end = false;
-    while (!space_->is_terminal(tree_.node(node).partial) && !tree_.has_untried(node)) {
-      const auto next = tree_.select_child(node, config_.cp, mean, scale);
-      if (next < 0) {
-        dead_end = true;
-        break;
-      }
-      node = next;
-      path.push_back(node);
-    }
-    if (dead_end || space_->is_terminal(tree_.node(node).partial)) {
-      tree_.set_exhausted(node);  // every child drained, or a terminal already proposed
-      if (node == 0) break;
-      continue;
-    }
-    // Expansion: rollouts below each untried action, valued by the meta-DNN; the best one is
-    // proposed and its first action becomes the new child.
-    const auto& here = tree_.node(node);
-    std::vector<Action> untried;
-    for (const auto& a : space_->actions(here.partial)) {
-      const bool expanded = std::any_of(here.children.begin(), here.children.end(),
-                                        [&](const auto& c) { return c.first == a; });
-      if (!expanded) untried.push_back(a);
-    }
-    const int per_action =
-        std::max(8, config_.surrogate.candidates / std::max(1, static_cast<int>(untried.size())));
+  if (warm) {
+    const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite));
+    const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, rng_);
+    const auto accept_all = [](const Genome&) { return true; };
     std::optional<detail::Candidate> best;
-    Action best_action;
-    for (const auto& a : untried) {
-      const auto partial = space_->apply(here.partial, a);
-      auto c = detail::best_candidate(*space_, partial, config_.surrogate, predictor_, warm ? elite : decltype(elite){},
-                                      seen_, warm ? per_action : 1, 4 * per_action, accept_all, rng_);
-      if (c && (!best || c->score > best->score)) {
-        best = std::move(c);
-        best_action = a;
+    for (std::int32_t sim = 0; sim < config_.simulations; ++sim) {
+      // Selection by UCT down to a node with untried actions, expansion of one of them.
+      std::vector<std::int32_t> path{0};
+      std::int32_t node = 0;
+      bool dead_end = false;
+      while (!space_->is_terminal(tree_.node(node).partial)) {
+        if (tree_.has_untried(node)) {
+          const auto& here = tree_.node(node);
+          std::vector<Action> untried;
+          for (const auto& a : space_->actions(here.partial))
+            if (std::none_of(here.children.begin(), here.children.end(), [&](const auto& c) { return c.first == a; }))
+              untried.push_back(a);
+          node = tree_.child(node, untried[std::uniform_int_distribution<std::size_t>(0, untried.size() - 1)(rng_)]);
+          path.push_back(node);
+          break;
+        }
+        const auto next = tree_.select_child(node, config_.cp, mean, scale);
+        if (next < 0) {
+          dead_end = true;
+          break;
+        }
+        node = next;
+        path.push_back(node);
       }
-      if (!warm && best) break;  // warm-up: the first unseen random draw
+      if (dead_end || tree_.node(node).exhausted) {
+        tree_.set_exhausted(node);
+        if (node == 0) break;
+        continue;
+      }
+      // Rollout: the best unseen completion below the node by the meta-DNN, valued by it.
+      auto candidate = detail::best_candidate(*space_, tree_.node(node).partial, config_.surrogate, acquisition, elite,
+                                              seen_, config_.rollout_candidates, 4 * config_.rollout_candidates,
+                                              accept_all, rng_);
+      if (!candidate) {
+        tree_.set_exhausted(node);
+        continue;
+      }
+      tree_.backpropagate(path, 1.0, candidate->score);
+      if (!best || candidate->score > best->score) {
+        best = std::move(candidate);
+        pending.path = path;
+      }
     }
-    if (!best) {
-      tree_.set_exhausted(node);
-      continue;
+    if (best) {
+      p.genome = std::move(best->genome);
+      p.predicted = best->estimate.mean;
     }
-    path.push_back(tree_.child(node, best_action));
-    p.genome = best->genome;
-    p.predicted = predictor_.trained() ? best->estimate.mean : mean;
-    pending.path = std::move(path);
   }
-  if (p.genome.empty()) {  // the tree found nothing unseen: a uniform draw, credited to the root
+  if (p.genome.empty()) {  // warm-up, or the tree found nothing unseen: a uniform draw
     p.genome = detail::unseen_sample(*space_, seen_, rng_, "MctsStrategy::propose");
     p.predicted = predictor_.trained() ? predictor_.predict(space_->encode(p.genome)).mean : mean;
-    pending.path = {0};
+    pending.path = path_for(p.genome);
   }
   pending.predicted = p.predicted;
   seen_.insert(space_->canonical_hash(p.genome));

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "alphax/search/spaces.hpp"
 #include "config_reader.hpp"
 
 namespace alphax::search {
@@ -17,6 +18,7 @@ PredictorConfig PredictorConfig::from_yaml(const YAML::Node& node, const std::st
   c.train_steps = r.get_int("train_steps", c.train_steps, 0);
   c.batch = r.get_int("batch", c.batch, 1);
   c.learning_rate = r.get_double("learning_rate", c.learning_rate, 0.0);
+  c.rank_targets = r.get_bool("rank_targets", c.rank_targets);
   c.retrain_every = r.get_int("retrain_every", c.retrain_every, 1);
   c.retrain_growth = r.get_double("retrain_growth", c.retrain_growth, 0.0);
   r.check_unknown();
@@ -82,7 +84,7 @@ double Predictor::forward(const Mlp& net, const float* x, std::vector<double>& h
   return out;
 }
 
-void Predictor::adam_step(Mlp& net) {
+void Predictor::adam_step(Mlp& net, std::size_t member) {
   const auto d = input_size_;
   const auto h = static_cast<std::size_t>(config_.hidden);
   const auto n = targets_.size();
@@ -99,9 +101,11 @@ void Predictor::adam_step(Mlp& net) {
   std::uniform_int_distribution<std::size_t> pick(0, n - 1);
   const double scale = 2.0 / static_cast<double>(batch);
   for (std::size_t b = 0; b < batch; ++b) {
-    const auto i = pick(rng_);
+    // Each member trains on its own ~80 % subset (bagging), so the ensemble spread means something.
+    auto i = pick(rng_);
+    while (n >= 5 && mix64(i * 0x9e3779b97f4a7c15ULL + member) % 5 == 0) i = pick(rng_);
     const float* x = inputs_.data() + i * d;
-    const double y = (targets_[i] - y_mean_) / y_std_;
+    const double y = train_targets_[i];
     const double err = (forward(net, x, h1, h2) - y) * scale;
     g3[h] += err;
     for (std::size_t k = 0; k < h; ++k) {
@@ -162,8 +166,29 @@ void Predictor::train() {
   y_mean_ = sum / n;
   const double var = std::max(0.0, sum_sq / n - y_mean_ * y_mean_);
   y_std_ = var > 1e-12 ? std::sqrt(var) : 1.0;
-  for (auto& net : nets_)
-    for (std::int32_t s = 0; s < config_.train_steps; ++s) adam_step(net);
+  train_targets_.resize(targets_.size());
+  if (config_.rank_targets) {
+    // Uniform rank scores with unit variance: (rank + 0.5) / n - 0.5, times sqrt(12); ties share
+    // their mean rank.
+    std::vector<std::size_t> order(targets_.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return targets_[a] < targets_[b]; });
+    for (std::size_t lo = 0; lo < order.size();) {
+      std::size_t hi = lo;
+      while (hi + 1 < order.size() && targets_[order[hi + 1]] == targets_[order[lo]]) ++hi;
+      const double rank = 0.5 * static_cast<double>(lo + hi);
+      for (std::size_t k = lo; k <= hi; ++k)
+        train_targets_[order[k]] = ((rank + 0.5) / n - 0.5) * std::sqrt(12.0);
+      lo = hi + 1;
+    }
+    sorted_.resize(targets_.size());
+    for (std::size_t k = 0; k < order.size(); ++k) sorted_[k] = targets_[order[k]];
+  } else {
+    for (std::size_t i = 0; i < targets_.size(); ++i) train_targets_[i] = (targets_[i] - y_mean_) / y_std_;
+    sorted_.clear();
+  }
+  for (std::size_t e = 0; e < nets_.size(); ++e)
+    for (std::int32_t s = 0; s < config_.train_steps; ++s) adam_step(nets_[e], e);
   ++trainings_;
 }
 
@@ -181,8 +206,33 @@ Estimate Predictor::predict(const std::vector<float>& x) const {
   }
   const double k = static_cast<double>(nets_.size());
   const double mean = sum / k;
-  const double var = std::max(0.0, sum_sq / k - mean * mean);
-  return {y_mean_ + y_std_ * mean, y_std_ * std::sqrt(var)};
+  const double sd = std::sqrt(std::max(0.0, sum_sq / k - mean * mean));
+  if (!config_.rank_targets) return {y_mean_ + y_std_ * mean, y_std_ * sd};
+  return {to_objective(mean), 0.5 * (to_objective(mean + sd) - to_objective(mean - sd))};
+}
+
+double Predictor::to_objective(double output) const {
+  if (!config_.rank_targets || sorted_.empty()) return y_mean_ + y_std_ * output;
+  // Inverse of the rank score: the empirical quantile, linear between samples, linear beyond
+  // the ends with the slope of the outermost pair.
+  const double n = static_cast<double>(sorted_.size());
+  const double position = (output / std::sqrt(12.0) + 0.5) * n - 0.5;
+  if (sorted_.size() == 1) return sorted_.front();
+  const double clamped = std::clamp(position, 0.0, n - 1.0);
+  const auto lo = static_cast<std::size_t>(std::floor(clamped));
+  const auto hi = std::min(lo + 1, sorted_.size() - 1);
+  const double value = sorted_[lo] + (clamped - static_cast<double>(lo)) * (sorted_[hi] - sorted_[lo]);
+  if (position > n - 1.0) return value + (position - (n - 1.0)) * (sorted_.back() - sorted_[sorted_.size() - 2]);
+  if (position < 0.0) return value + position * (sorted_[1] - sorted_[0]);
+  return value;
+}
+
+double Predictor::predict_member(const std::vector<float>& x, std::size_t member) const {
+  if (x.size() != input_size_ || member >= nets_.size())
+    throw std::invalid_argument("Predictor::predict_member: wrong encoding size or member index");
+  if (trainings_ == 0) return y_mean_;
+  std::vector<double> h1, h2;
+  return to_objective(forward(nets_[member], x.data(), h1, h2));
 }
 
 void Predictor::save(StateArchive& archive) const {
@@ -198,6 +248,8 @@ void Predictor::save(StateArchive& archive) const {
   archive.put("inputs", std::vector<double>(inputs_.begin(), inputs_.end()));
   archive.put("targets", targets_);
   archive.put("normalisation", std::vector<double>{y_mean_, y_std_});
+  archive.put("train_targets", train_targets_);
+  archive.put("sorted", sorted_);
   archive.put("counters", std::vector<std::uint64_t>{since_training_, trainings_});
   save_rng(archive, "rng", rng_);
 }
@@ -221,6 +273,8 @@ void Predictor::load(const StateArchive& archive) {
   const auto& norm = archive.doubles("normalisation");
   y_mean_ = norm.at(0);
   y_std_ = norm.at(1);
+  train_targets_ = archive.doubles("train_targets");
+  sorted_ = archive.doubles("sorted");
   const auto& counters = archive.uints("counters");
   since_training_ = counters.at(0);
   trainings_ = counters.at(1);

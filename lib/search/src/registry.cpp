@@ -37,6 +37,7 @@ SurrogateConfig read_surrogate(ConfigReader& r) {
   if (c.local_fraction > 1.0) throw std::invalid_argument("strategy.local_fraction: must be in [0, 1]");
   c.elite = r.get_int("elite", c.elite, 1);
   c.kappa = r.get_double("kappa", c.kappa, 0.0);
+  c.thompson = r.get_bool("thompson", c.thompson);
   c.predictor = PredictorConfig::from_yaml(r.get_node("predictor"), "strategy.predictor");
   return c;
 }
@@ -75,6 +76,8 @@ std::unique_ptr<SearchStrategy> make_strategy(const YAML::Node& strategy_node, c
     MctsConfig c;
     c.cp = r.get_double("cp", c.cp, 0.0);
     c.preemptive = r.get_bool("preemptive", c.preemptive);
+    c.simulations = r.get_int("simulations", c.simulations, 1);
+    c.rollout_candidates = r.get_int("rollout_candidates", c.rollout_candidates, 1);
     c.surrogate = read_surrogate(r);
     strategy = std::make_unique<MctsStrategy>(space, c, seed);
   } else {

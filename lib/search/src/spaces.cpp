@@ -155,9 +155,32 @@ Genome Nb201Space::mutate(const Genome& genome, Rng& rng) const {
 
 std::vector<float> Nb201Space::encode(const Genome& genome) const {
   check_length(genome, kEdges, "Nb201Space::encode");
-  std::vector<float> x(kEdges * 5, 0.0f);
+  std::vector<float> x(encoding_size(), 0.0f);
+  // One-hot op per edge.
   for (std::size_t e = 0; e < kEdges; ++e)
     if (genome[e] >= 0) x[e * 5 + static_cast<std::size_t>(genome[e])] = 1.0f;
+  // Path counts: every input->output path whose edges are all decided and none is "none",
+  // identified by its sequence of non-skip ops (conv1x1, conv3x3, avg_pool: base 3, length 0..3),
+  // so functionally equal cells share these features. Offsets: length 0 -> 0, 1 -> 1, 2 -> 4, 3 -> 13.
+  static constexpr std::array<std::array<std::int32_t, 3>, 4> kPaths{{{3, -1, -1}, {0, 4, -1}, {1, 5, -1}, {0, 2, 5}}};
+  for (const auto& path : kPaths) {
+    std::size_t code = 0, length = 0;
+    bool alive = true;
+    for (const auto e : path) {
+      if (e < 0) break;
+      const auto op = genome[static_cast<std::size_t>(e)];
+      if (op <= 0) {  // undecided or none
+        alive = false;
+        break;
+      }
+      if (op == 1) continue;  // skip_connect
+      code = code * 3 + static_cast<std::size_t>(op - 2);
+      ++length;
+    }
+    if (!alive) continue;
+    static constexpr std::array<std::size_t, 4> kOffset{0, 1, 4, 13};
+    x[kEdges * 5 + kOffset[length] + code] += 1.0f;
+  }
   return x;
 }
 

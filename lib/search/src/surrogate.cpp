@@ -57,38 +57,60 @@ std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genom
   return result;
 }
 
-std::optional<Candidate> best_candidate(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
-                                        const Predictor& predictor, const std::vector<const Genome*>& elite,
-                                        const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
-                                        const std::function<bool(const Genome&)>& accept, Rng& rng) {
-  std::optional<Candidate> best;
+double Acquisition::score(const std::vector<float>& x) const {
+  if (!predictor->trained()) return 0.0;
+  if (thompson) return predictor->predict_member(x, member);
+  const auto e = predictor->predict(x);
+  return e.mean + kappa * e.stddev;
+}
+
+Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, Rng& rng) {
+  Acquisition a;
+  a.predictor = &predictor;
+  a.thompson = config.thompson;
+  a.kappa = config.kappa;
+  a.member = std::uniform_int_distribution<std::size_t>(0, predictor.ensemble_size() - 1)(rng);
+  return a;
+}
+
+std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
+                                      const Acquisition& acquisition, const std::vector<const Genome*>& elite,
+                                      const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
+                                      const std::function<bool(const Genome&)>& accept, Rng& rng) {
+  std::vector<Candidate> pool;
   std::unordered_set<std::uint64_t> scored;
   std::bernoulli_distribution local(config.local_fraction);
-  std::uniform_int_distribution<int> edits(0, 2);
-  int found = 0;
-  for (int tries = 0; tries < max_tries && found < count; ++tries) {
+  std::uniform_int_distribution<int> edits(1, 2);
+  for (int tries = 0; tries < max_tries && static_cast<int>(pool.size()) < count; ++tries) {
     std::optional<Genome> g;
     if (!elite.empty() && local(rng)) {
       const auto* donor = elite[std::uniform_int_distribution<std::size_t>(0, elite.size() - 1)(rng)];
-      g = complete_from(space, partial, *donor, 1 + edits(rng) % 2, rng);
+      g = complete_from(space, partial, *donor, edits(rng), rng);
     } else {
       g = complete_randomly(space, partial, rng);
     }
     if (!g || !accept(*g)) continue;
     const auto h = space.canonical_hash(*g);
     if (seen.count(h) || !scored.insert(h).second) continue;
-    ++found;
     Candidate c{std::move(*g), h, {}, 0.0};
-    if (predictor.trained()) {
-      c.estimate = predictor.predict(space.encode(c.genome));
-      c.score = c.estimate.mean + config.kappa * c.estimate.stddev;
-    } else {
-      c.estimate = predictor.predict(space.encode(c.genome));
-      return c;  // no model yet: the first unseen draw
-    }
-    if (!best || c.score > best->score) best = std::move(c);
+    c.score = acquisition.score(space.encode(c.genome));
+    pool.push_back(std::move(c));
   }
-  return best;
+  return pool;
+}
+
+std::optional<Candidate> best_candidate(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
+                                        const Acquisition& acquisition, const std::vector<const Genome*>& elite,
+                                        const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
+                                        const std::function<bool(const Genome&)>& accept, Rng& rng) {
+  auto pool = candidate_pool(space, partial, config, acquisition, elite, seen, count, max_tries, accept, rng);
+  if (pool.empty()) return std::nullopt;
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < pool.size(); ++i)
+    if (pool[i].score > pool[best].score) best = i;
+  Candidate c = std::move(pool[best]);
+  c.estimate = acquisition.predictor->predict(space.encode(c.genome));
+  return c;
 }
 
 Genome unseen_sample(const SearchSpace& space, const std::unordered_set<std::uint64_t>& seen, Rng& rng,

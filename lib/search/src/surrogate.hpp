@@ -30,11 +30,27 @@ std::optional<Genome> complete_randomly(const SearchSpace& space, const Genome& 
 std::optional<Genome> complete_from(const SearchSpace& space, const Genome& partial, const Genome& donor,
                                     int edits, Rng& rng);
 
-/// The best of `count` unseen candidates below `partial` that satisfy `accept` (by predictor
-/// acquisition mean + kappa*std; first found when the predictor is untrained). `elite` are the
-/// best evaluated genomes, best first. nullopt when no unseen candidate was found.
+/// How candidates are scored in one proposal round: Thompson (one ensemble member, drawn per
+/// round) or ucb (mean + kappa * stddev). Scores are 0 while the predictor is untrained.
+struct Acquisition {
+  const Predictor* predictor = nullptr;
+  bool thompson = true;
+  double kappa = 0.0;
+  std::size_t member = 0;
+  double score(const std::vector<float>& x) const;
+};
+Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, Rng& rng);
+
+/// Up to `count` distinct unseen scored candidates below `partial` that satisfy `accept`, drawn
+/// by mutating `elite` members (share local_fraction) or completing `partial` at random.
+std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
+                                      const Acquisition& acquisition, const std::vector<const Genome*>& elite,
+                                      const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
+                                      const std::function<bool(const Genome&)>& accept, Rng& rng);
+
+/// The best-scoring member of candidate_pool(), with its full Estimate; nullopt when none found.
 std::optional<Candidate> best_candidate(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
-                                        const Predictor& predictor, const std::vector<const Genome*>& elite,
+                                        const Acquisition& acquisition, const std::vector<const Genome*>& elite,
                                         const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
                                         const std::function<bool(const Genome&)>& accept, Rng& rng);
 

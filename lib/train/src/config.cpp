@@ -70,7 +70,9 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& path,
                                std::span<const std::string_view> ignored) {
   TrainConfig c;
   const MapReader top(node, path);
-  top.check_keys({"arch", "seed", "threads", "epochs", "batch", "data", "network", "optimizer", "schedule"}, ignored);
+  top.check_keys({"arch", "seed", "threads", "epochs", "batch", "data", "network", "optimizer", "schedule",
+                  "parallel", "transfer"},
+                 ignored);
   top.get("arch", c.arch);
   top.get("seed", c.seed);
   top.get("threads", c.threads);
@@ -115,12 +117,30 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& path,
   }
   if (top.has("schedule")) {
     const auto s = top.sub("schedule");
-    s.check_keys({"name", "warmup_epochs", "min_lr", "step_epochs", "gamma"});
+    s.check_keys({"name", "warmup_epochs", "min_lr", "step_epochs", "gamma", "warmup", "base_batch", "base_lr",
+                  "base_warmup_epochs"});
+    s.get("warmup", c.schedule.warmup);
+    s.get("base_batch", c.schedule.base_batch);
+    s.get("base_lr", c.schedule.base_lr);
+    s.get("base_warmup_epochs", c.schedule.base_warmup_epochs);
     s.get("name", c.schedule.name);
     s.get("warmup_epochs", c.schedule.warmup_epochs);
     s.get("min_lr", c.schedule.min_lr);
     s.get("step_epochs", c.schedule.step_epochs);
     s.get("gamma", c.schedule.gamma);
+  }
+  if (top.has("parallel")) {
+    const auto p = top.sub("parallel");
+    p.check_keys({"sync_batch_norm", "allreduce", "broadcast"});
+    p.get("sync_batch_norm", c.parallel.sync_batch_norm);
+    p.get("allreduce", c.parallel.allreduce);
+    p.get("broadcast", c.parallel.broadcast);
+  }
+  if (top.has("transfer")) {
+    const auto t = top.sub("transfer");
+    t.check_keys({"cache_size", "epochs_fraction"});
+    t.get("cache_size", c.transfer.cache_size);
+    t.get("epochs_fraction", c.transfer.epochs_fraction);
   }
   validate_train_config(c);
   return c;
@@ -174,6 +194,20 @@ void validate_train_config(const TrainConfig& c) {
           "schedule.warmup_epochs must be in [0, epochs], got " + std::to_string(c.schedule.warmup_epochs));
   require(c.schedule.min_lr >= 0, "schedule.min_lr must be >= 0");
   require(c.schedule.step_epochs > 0, "schedule.step_epochs must be > 0");
+  require(c.schedule.warmup == "linear" || c.schedule.warmup == "legw",
+          "schedule.warmup must be linear or legw, got '" + c.schedule.warmup + "'");
+  require(c.schedule.warmup != "legw" || (c.schedule.base_batch >= 1 && c.schedule.base_lr > 0 &&
+                                          c.schedule.base_warmup_epochs >= 0),
+          "schedule.warmup: legw needs base_batch >= 1, base_lr > 0 and base_warmup_epochs >= 0");
+  const auto algorithm_ok = [](const std::string& a) { return a == "auto" || a == "lp" || a == "ring" || a == "mpi"; };
+  require(algorithm_ok(c.parallel.allreduce),
+          "parallel.allreduce must be auto, lp, ring or mpi, got '" + c.parallel.allreduce + "'");
+  require(algorithm_ok(c.parallel.broadcast) && c.parallel.broadcast != "ring",
+          "parallel.broadcast must be auto, lp or mpi, got '" + c.parallel.broadcast + "'");
+  require(c.transfer.cache_size >= 0, "transfer.cache_size must be >= 0 (0 = off), got " +
+                                          std::to_string(c.transfer.cache_size));
+  require(c.transfer.epochs_fraction > 0 && c.transfer.epochs_fraction <= 1,
+          "transfer.epochs_fraction must be in (0, 1], got " + std::to_string(c.transfer.epochs_fraction));
 }
 
 std::string to_yaml(const TrainConfig& c) {
@@ -207,7 +241,21 @@ std::string to_yaml(const TrainConfig& c) {
   out << YAML::Key << "warmup_epochs" << YAML::Value << c.schedule.warmup_epochs;
   out << YAML::Key << "min_lr" << YAML::Value << c.schedule.min_lr;
   out << YAML::Key << "step_epochs" << YAML::Value << c.schedule.step_epochs;
-  out << YAML::Key << "gamma" << YAML::Value << c.schedule.gamma << YAML::EndMap;
+  out << YAML::Key << "gamma" << YAML::Value << c.schedule.gamma;
+  out << YAML::Key << "warmup" << YAML::Value << c.schedule.warmup;
+  if (c.schedule.warmup == "legw") {
+    out << YAML::Key << "base_batch" << YAML::Value << c.schedule.base_batch;
+    out << YAML::Key << "base_lr" << YAML::Value << c.schedule.base_lr;
+    out << YAML::Key << "base_warmup_epochs" << YAML::Value << c.schedule.base_warmup_epochs;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "parallel" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "sync_batch_norm" << YAML::Value << c.parallel.sync_batch_norm;
+  out << YAML::Key << "allreduce" << YAML::Value << c.parallel.allreduce;
+  out << YAML::Key << "broadcast" << YAML::Value << c.parallel.broadcast << YAML::EndMap;
+  out << YAML::Key << "transfer" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "cache_size" << YAML::Value << c.transfer.cache_size;
+  out << YAML::Key << "epochs_fraction" << YAML::Value << c.transfer.epochs_fraction << YAML::EndMap;
   out << YAML::EndMap;
   return out.c_str();
 }

@@ -51,6 +51,11 @@ class BatchNorm {
     auto beta = ctx.store->value(params_.beta);
     auto rmean = ctx.store->state(params_.running_mean);
     auto rvar = ctx.store->state(params_.running_var);
+    if (ctx.training && ctx.bn_reducer != nullptr) {
+      sync_.forward(x, y, gamma, beta, rmean, rvar, saved_mean_.shaped(Shape{channels_}),
+                    saved_invstd_.shaped(Shape{channels_}), kBnMomentum, kBnEps, relu_, *ctx.bn_reducer);
+      return;
+    }
     tensor::batch_norm_forward(x, y, &gamma, &beta, rmean, rvar, saved_mean_.shaped(Shape{channels_}),
                                saved_invstd_.shaped(Shape{channels_}), bn_params(ctx.training, relu_));
   }
@@ -59,6 +64,11 @@ class BatchNorm {
     auto gamma = ctx.store->value(params_.gamma);
     auto dgamma = ctx.store->grad(params_.gamma);
     auto dbeta = ctx.store->grad(params_.beta);
+    if (ctx.bn_reducer != nullptr) {
+      sync_.backward(x, y, dy, gamma, saved_mean_.get(), saved_invstd_.get(), dx, dgamma, dbeta, relu_, mode,
+                     *ctx.bn_reducer);
+      return;
+    }
     tensor::batch_norm_backward(x, y, dy, &gamma, saved_mean_.get(), saved_invstd_.get(), dx, &dgamma, &dbeta,
                                 bn_params(ctx.training, relu_), mode);
   }
@@ -69,6 +79,7 @@ class BatchNorm {
   bool relu_;
   Scratch saved_mean_;
   Scratch saved_invstd_;
+  SyncBatchNorm sync_;
 };
 
 class ConvBn final : public Layer {

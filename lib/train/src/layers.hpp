@@ -9,6 +9,7 @@
 #include "alphax/tensor/ops.hpp"
 #include "alphax/train/cell_spec.hpp"
 #include "alphax/train/parameters.hpp"
+#include "sync_batch_norm.hpp"
 
 namespace alphax::train {
 
@@ -30,6 +31,8 @@ struct RunContext {
   bool training = true;
   ParameterStore* store = nullptr;
   tensor::Workspace<float>* workspace = nullptr;
+  // Set for synchronised batch norm (data-parallel groups): sums batch statistics over the group.
+  const BatchStatReducer* bn_reducer = nullptr;
 };
 
 // A layer: y = f(x); backward writes (or adds, per mode) dx and adds parameter gradients.

@@ -92,7 +92,7 @@ const Tensor& Network::forward(const Tensor& x, bool training) {
   const Shape expected{x.rank() == 4 ? x.dim(0) : 0, spec_.input_channels, spec_.input_height, spec_.input_width};
   tensor::require_shape("Network::forward", "x", x.shape(), expected);
   input_ = &x;
-  RunContext ctx{training, &store_, &buffers_->workspace};
+  RunContext ctx{training, &store_, &buffers_->workspace, bn_reducer_ ? &bn_reducer_ : nullptr};
   const Tensor* cur = &x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     auto& y = buffers_->acts[i].shaped(layers_[i]->output_shape(cur->shape()));
@@ -107,7 +107,7 @@ void Network::backward(const Tensor& dlogits) {
   tensor::require_shape("Network::backward", "dlogits", dlogits.shape(), buffers_->acts.back().get().shape());
   auto grads = store_.grads();
   std::fill(grads.begin(), grads.end(), 0.0f);
-  RunContext ctx{true, &store_, &buffers_->workspace};
+  RunContext ctx{true, &store_, &buffers_->workspace, bn_reducer_ ? &bn_reducer_ : nullptr};
   const Tensor* dy = &dlogits;
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const Tensor& x = i == 0 ? *input_ : buffers_->acts[i - 1].get();

@@ -18,9 +18,10 @@ struct PredictorConfig {
   std::int32_t train_steps = 40;    ///< Adam minibatch steps per retraining, per MLP
   std::int32_t batch = 32;          ///< minibatch size
   double learning_rate = 0.01;      ///< Adam step size (targets are z-scored, so O(1))
+  bool rank_targets = true;         ///< regress uniform rank scores instead of z-scores (robust to outliers)
   std::int32_t retrain_every = 1;   ///< retrain after every k new samples...
   double retrain_growth = 0.02;     ///< ...or after retrain_growth * num_samples, if more
-  /// \brief Reads `hidden`, `ensemble`, `train_steps`, `batch`, `learning_rate`, `retrain_every`, `retrain_growth`
+  /// \brief Reads `hidden`, `ensemble`, `train_steps`, `batch`, `learning_rate`, `rank_targets`, `retrain_every`, `retrain_growth`
   /// from `node` (absent keys keep their defaults); `path` names the node in errors.
   static PredictorConfig from_yaml(const YAML::Node& node, const std::string& path);
 };
@@ -43,6 +44,9 @@ class Predictor {
   void train();
   /// \brief Ensemble mean and spread at `x` (mean of the data when untrained).
   Estimate predict(const std::vector<float>& x) const;
+  /// \brief The prediction of ensemble member `member` alone, in objective units.
+  double predict_member(const std::vector<float>& x, std::size_t member) const;
+  std::size_t ensemble_size() const { return nets_.size(); }
   /// \brief Whether at least one retraining happened.
   bool trained() const { return trainings_ > 0; }
   std::size_t num_samples() const { return targets_.size(); }
@@ -59,7 +63,7 @@ class Predictor {
     std::uint64_t steps = 0;
   };
   double forward(const Mlp& net, const float* x, std::vector<double>& h1, std::vector<double>& h2) const;
-  void adam_step(Mlp& net);
+  void adam_step(Mlp& net, std::size_t member);
 
   std::size_t input_size_;
   PredictorConfig config_;
@@ -67,8 +71,12 @@ class Predictor {
   std::vector<Mlp> nets_;
   std::vector<float> inputs_;   ///< num_samples x input_size
   std::vector<double> targets_;
+  /// \brief Maps a network output back to objective units.
+  double to_objective(double output) const;
   double y_mean_ = 0.0;
   double y_std_ = 1.0;
+  std::vector<double> train_targets_;  ///< the regression targets of the last retraining
+  std::vector<double> sorted_;         ///< sorted objectives at the last retraining (rank targets)
   std::uint64_t since_training_ = 0;
   std::uint64_t trainings_ = 0;
 };

@@ -78,7 +78,8 @@ struct SurrogateConfig {
   std::int32_t candidates = 192;     ///< candidates scored per proposal
   double local_fraction = 0.7;       ///< share of candidates made by mutating the best evaluated
   std::int32_t elite = 8;            ///< how many of the best evaluated archs candidates mutate
-  double kappa = 0.5;                ///< acquisition = mean + kappa * stddev
+  double kappa = 0.5;                ///< ucb acquisition = mean + kappa * stddev
+  bool thompson = true;              ///< score by one random ensemble member per proposal (else ucb)
   PredictorConfig predictor;
 };
 
@@ -86,6 +87,8 @@ struct SurrogateConfig {
 struct MctsConfig {
   double cp = 0.5;          ///< UCT: z(x̄) + 2 Cp sqrt(2 ln n_parent / n_child), x̄ z-scored
   bool preemptive = true;   ///< backpropagate the predicted reward at dispatch
+  std::int32_t simulations = 16;         ///< selection-expansion-rollout rounds per proposal
+  std::int32_t rollout_candidates = 16;  ///< completions the meta-DNN scores per rollout
   SurrogateConfig surrogate;
 };
 
@@ -131,6 +134,12 @@ double uct_score(double z_mean, double n_parent, double n_child, double cp);
 
 /// \brief AlphaX: MCTS over partial architectures with meta-DNN valued rollouts and preemptive
 /// backpropagation along the traversed path.
+///
+/// Each propose() runs `simulations` rounds: UCT selection to a node with untried actions,
+/// expansion of one, a rollout (the meta-DNN scores `rollout_candidates` unseen completions below
+/// the new node; the best score is backpropagated as the rollout's value). The best completion of
+/// all rounds is proposed and remembers its tree path; on_dispatch backpropagates its predicted
+/// reward along that path (preemptive), on_result replaces the prediction by the real reward.
 class MctsStrategy final : public SearchStrategy {
  public:
   MctsStrategy(const SearchSpace& space, MctsConfig config, std::uint64_t seed);
@@ -151,6 +160,7 @@ class MctsStrategy final : public SearchStrategy {
     bool dispatched = false;
   };
   static std::uint64_t mix_seed(std::uint64_t seed);
+  std::vector<std::int32_t> path_for(const Genome& genome);
   MctsConfig config_;
   const SearchSpace* space_;
   Rng rng_;
@@ -203,9 +213,11 @@ class LanasTree {
   std::vector<std::int32_t> route(const std::vector<float>& x) const;
   /// \brief Whether `x` lies in the region of `node` (satisfies every split on its path).
   bool in_region(std::int32_t node, const std::vector<float>& x) const;
-  /// \brief UCB descent from the root over non-drained children, z-scoring with (mean, scale).
-  /// Returns the path; empty when every leaf is drained.
+  /// \brief UCB descent from the root over non-drained children, x̄ = the node's sample mean
+  /// z-scored with (mean, scale). Returns the path; empty when every leaf is drained.
   std::vector<std::int32_t> select(double cp, double mean, double scale) const;
+  /// \brief UCB descent with x̄ of node i = `values[i]` (-inf: nothing left to draw there, closed).
+  std::vector<std::int32_t> select(double cp, double mean, double scale, const std::vector<double>& values) const;
   void backpropagate(const std::vector<std::int32_t>& path, double visits, double value);
 
   void save(StateArchive& archive) const;
@@ -218,6 +230,13 @@ class LanasTree {
 };
 
 /// \brief LaNAS with learned linear splits, UCB path selection and sampling inside the chosen leaf.
+///
+/// The tree is rebuilt from all results (closed-form ridge regression per node, split at the
+/// mean prediction). A proposal scores a pool of unseen candidates (mutations of the best
+/// evaluated, uniform draws) with the meta-DNN, routes them to leaves, and descends by UCB where
+/// a node's x̄ is the best score still drawable below it and n its evaluations (done and in
+/// flight). In the chosen leaf, mutations of the leaf's own members that stay in the region join
+/// the leaf's pool candidates; the best of them is proposed with the leaf's path.
 class LanasStrategy final : public SearchStrategy {
  public:
   LanasStrategy(const SearchSpace& space, LanasConfig config, std::uint64_t seed);

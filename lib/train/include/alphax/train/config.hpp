@@ -44,6 +44,19 @@ struct NetworkConfig {
   std::int32_t channels = 16;
 };
 
+/// \brief The `parallel:` block: how a data-parallel group trains one network (alphax/train/data_parallel.hpp).
+struct ParallelConfig {
+  bool sync_batch_norm = false;   ///< allreduce batch-norm statistics over the group (G ranks == 1 rank)
+  std::string allreduce = "auto";  ///< gradient allreduce algorithm: auto, lp, ring, mpi
+  std::string broadcast = "auto";  ///< initial-weight broadcast algorithm: auto, lp, mpi
+};
+
+/// \brief The `transfer:` block: weight transfer from the parent architecture (alphax/train/weight_cache.hpp).
+struct TransferConfig {
+  std::int64_t cache_size = 0;    ///< trained networks kept (LRU); 0 disables transfer
+  double epochs_fraction = 0.5;   ///< a child initialised from its parent trains this fraction of `epochs`
+};
+
 /// \brief One training run.
 struct TrainConfig {
   std::string arch;  ///< NB201 cell string (alphax train; a search supplies the cell instead)
@@ -55,6 +68,8 @@ struct TrainConfig {
   std::int64_t batch = 128;
   std::uint64_t seed = 1;
   std::int32_t threads = 0;  ///< OpenMP threads for lib/tensor (0 = leave the default)
+  ParallelConfig parallel;
+  TransferConfig transfer;
 };
 
 /// \brief Reads a TrainConfig from a YAML map. `path` names the block in messages (e.g.

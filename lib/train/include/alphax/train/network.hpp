@@ -3,8 +3,11 @@
 /// \brief Networks lib/train trains: the NAS-Bench-201 macro skeleton around a CellSpec, and a plain
 /// CNN. Parameters live in one flat buffer (ParameterStore); forward/backward run lib/tensor ops.
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alphax/tensor/tensor.hpp"
@@ -67,6 +70,13 @@ class Network {
   [[nodiscard]] std::int64_t flops_per_sample() const noexcept { return flops_; }
   /// \brief One line per layer: name, output shape of one sample.
   [[nodiscard]] std::string summary() const;
+  /// \brief Sums a few doubles over a data-parallel group in place (an allreduce).
+  using BatchStatReducer = std::function<void(std::span<double>)>;
+  /// \brief Synchronised batch norm: in training-mode forward/backward every batch-norm layer
+  /// passes its per-channel sums through `reducer` (every rank of the group must run the same
+  /// steps). An empty function restores per-replica statistics.
+  void set_batch_norm_reducer(BatchStatReducer reducer) { bn_reducer_ = std::move(reducer); }
+
   /// \brief The spec the network was built from.
   [[nodiscard]] const NetworkSpec& spec() const noexcept { return spec_; }
 
@@ -78,6 +88,7 @@ class Network {
   std::unique_ptr<NetworkBuffers> buffers_;  // activations, their gradients, conv workspace
   const tensor::Tensor* input_ = nullptr;
   std::int64_t flops_ = 0;
+  BatchStatReducer bn_reducer_;
 };
 
 }  // namespace alphax::train
