@@ -171,3 +171,126 @@ TEST(Conv2d, ResultDoesNotDependOnThreadCount) {
 
 }  // namespace
 }  // namespace alphax::tensor
+
+namespace alphax::tensor {
+namespace {
+
+/// (N, Cin, Cout, H, W, kernel h, kernel w, padding): float convolutions the direct kernels cover,
+/// with channel counts that leave partial register blocks and widths that leave partial vectors.
+using DirectCase = std::tuple<int, int, int, int, int, int, int, int>;
+
+class Conv2dDirect : public ::testing::TestWithParam<DirectCase> {
+ protected:
+  void SetUp() override {
+    if (!conv2d_direct_available(input_shape(), weight_shape(), params(ConvAlgorithm::kDirect))) {
+      GTEST_SKIP() << "this CPU has no AVX-512F: ConvAlgorithm::kDirect does not apply";
+    }
+  }
+  [[nodiscard]] Shape input_shape() const {
+    const auto& [n, cin, cout, h, w, kh, kw, pad] = GetParam();
+    return Shape{n, cin, h, w};
+  }
+  [[nodiscard]] Shape weight_shape() const {
+    const auto& [n, cin, cout, h, w, kh, kw, pad] = GetParam();
+    return Shape{cout, cin, kh, kw};
+  }
+  [[nodiscard]] Conv2dParams params(ConvAlgorithm algorithm) const {
+    return {1, std::get<7>(GetParam()), algorithm};
+  }
+};
+
+TensorD to_double(const Tensor& t) {
+  TensorD d(t.shape());
+  for (std::int64_t i = 0; i < t.size(); ++i) d[i] = t[i];
+  return d;
+}
+
+TEST_P(Conv2dDirect, ForwardMatchesReferenceLoops) {
+  const Tensor x = random_tensor<float>(input_shape(), 31);
+  const Tensor w = random_tensor<float>(weight_shape(), 32);
+  const Tensor b = random_tensor<float>(Shape{weight_shape()[0]}, 33);
+  Tensor y(conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect)));
+  Workspace<float> ws;
+  conv2d_forward(x, w, &b, y, params(ConvAlgorithm::kDirect), ws);
+  const TensorD bd = to_double(b);
+  const TensorD expected = reference_conv(to_double(x), to_double(w), &bd, 1, std::get<7>(GetParam()));
+  EXPECT_LT(testing::max_relative_difference(y, expected), 1e-5);
+}
+
+TEST_P(Conv2dDirect, BackwardMatchesTheGradientCheckedDoublePath) {
+  const Tensor x = random_tensor<float>(input_shape(), 34);
+  const Tensor w = random_tensor<float>(weight_shape(), 35);
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect));
+  const Tensor dy = random_tensor<float>(out, 36);
+  Workspace<float> ws;
+  Tensor dx(x.shape()), dw(w.shape()), db(Shape{w.dim(0)});
+  conv2d_backward(x, w, dy, &dx, dw, &db, params(ConvAlgorithm::kDirect), ws);
+  Workspace<double> wsd;
+  TensorD dxd(x.shape()), dwd(w.shape()), dbd(Shape{w.dim(0)});
+  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm), wsd);
+  EXPECT_LT(testing::max_relative_difference(dx, dxd), 1e-5);
+  EXPECT_LT(testing::max_relative_difference(dw, dwd), 1e-5);
+  EXPECT_LT(testing::max_relative_difference(db, dbd), 1e-5);
+}
+
+TEST_P(Conv2dDirect, AddModeAccumulatesIntoExistingGradients) {
+  const Tensor x = random_tensor<float>(input_shape(), 37);
+  const Tensor w = random_tensor<float>(weight_shape(), 38);
+  const Tensor dy = random_tensor<float>(conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect)), 39);
+  Workspace<float> ws;
+  Tensor dx(x.shape()), dw(w.shape());
+  conv2d_backward(x, w, dy, &dx, dw, nullptr, params(ConvAlgorithm::kDirect), ws);
+  Tensor dx2 = random_tensor<float>(x.shape(), 40), dw2 = random_tensor<float>(w.shape(), 41);
+  const Tensor dx0 = dx2.clone(), dw0 = dw2.clone();
+  conv2d_backward(x, w, dy, &dx2, dw2, nullptr, params(ConvAlgorithm::kDirect), ws, GradMode::kAdd);
+  for (std::int64_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx2[i], dx0[i] + dx[i], 1e-5);
+  for (std::int64_t i = 0; i < dw.size(); ++i) EXPECT_NEAR(dw2[i], dw0[i] + dw[i], 1e-5);
+}
+
+TEST_P(Conv2dDirect, ResultIsBitwiseTheSameForAnyThreadCount) {
+  const Tensor x = random_tensor<float>(input_shape(), 42);
+  const Tensor w = random_tensor<float>(weight_shape(), 43);
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect));
+  const Tensor dy = random_tensor<float>(out, 44);
+  const int before = num_threads();
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Workspace<float> ws;
+    Tensor y(out), dx(x.shape()), dw(w.shape());
+    conv2d_forward(x, w, nullptr, y, params(ConvAlgorithm::kDirect), ws);
+    conv2d_backward(x, w, dy, &dx, dw, nullptr, params(ConvAlgorithm::kDirect), ws);
+    return std::tuple{std::move(y), std::move(dx), std::move(dw)};
+  };
+  const auto [y1, dx1, dw1] = run(1);
+  const auto [y3, dx3, dw3] = run(3);
+  set_num_threads(before);
+  for (std::int64_t i = 0; i < y1.size(); ++i) ASSERT_EQ(y1[i], y3[i]) << "y[" << i << "]";
+  for (std::int64_t i = 0; i < dx1.size(); ++i) ASSERT_EQ(dx1[i], dx3[i]) << "dx[" << i << "]";
+  for (std::int64_t i = 0; i < dw1.size(); ++i) ASSERT_EQ(dw1[i], dw3[i]) << "dw[" << i << "]";
+}
+
+INSTANTIATE_TEST_SUITE_P(ShapesAndBlocks, Conv2dDirect,
+                         ::testing::Values(DirectCase{3, 2, 4, 6, 5, 3, 3, 1}, DirectCase{2, 3, 11, 9, 17, 3, 3, 1},
+                                           DirectCase{20, 5, 9, 7, 7, 3, 3, 1}, DirectCase{2, 4, 3, 5, 6, 5, 5, 2},
+                                           DirectCase{3, 3, 5, 6, 6, 3, 3, 0}, DirectCase{2, 6, 7, 4, 9, 1, 3, 0},
+                                           DirectCase{4, 7, 13, 5, 5, 1, 1, 0}, DirectCase{2, 1, 16, 28, 28, 3, 3, 1},
+                                           DirectCase{17, 16, 16, 8, 8, 3, 3, 1}));
+
+TEST(Conv2d, DirectAlgorithmRefusesWhatItCannotRun) {
+  const Tensor x(Shape{2, 3, 8, 8});
+  const Tensor w(Shape{4, 3, 3, 3});
+  Tensor y(Shape{2, 4, 4, 4});
+  Workspace<float> ws;
+  testing::expect_invalid_argument(
+      [&] { conv2d_forward(x, w, nullptr, y, {2, 1, ConvAlgorithm::kDirect}, ws); },
+      "conv2d_forward: ConvAlgorithm::kDirect needs float tensors, stride 1");
+  const TensorD xd(Shape{2, 3, 8, 8});
+  const TensorD wd(Shape{4, 3, 3, 3});
+  TensorD yd(Shape{2, 4, 8, 8});
+  Workspace<double> wsd;
+  testing::expect_invalid_argument([&] { conv2d_forward(xd, wd, nullptr, yd, {1, 1, ConvAlgorithm::kDirect}, wsd); },
+                                   "ConvAlgorithm::kDirect needs float tensors");
+}
+
+}  // namespace
+}  // namespace alphax::tensor

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "blas.hpp"
 #include "check.hpp"
+#include "direct_conv.hpp"
 
 namespace alphax::tensor {
 namespace {
@@ -332,13 +334,175 @@ void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const
   }
 }
 
+// ---- direct path (float, stride 1, AVX-512) ----
+
+/// The weight gradient is summed per block of samples and the blocks are added in order, so the
+/// result is the same for every thread count (blocks are spread over the threads).
+constexpr std::int64_t kWeightGradBlocks = 16;
+/// Samples whose padded input and wide output gradient together stay about this size are handed
+/// to the weight-gradient kernel at once (it reads them once per register block, from L2).
+constexpr std::int64_t kWeightGradGroupBytes = 384 * 1024;
+
+bool direct_applies(const ConvGeometry& g) {
+  return g.stride == 1 && g.pad <= g.kh - 1 && g.pad <= g.kw - 1 && detail::direct_conv_supported();
+}
+
+/// kAuto's choice: a 1x1 kernel has too few multiply-adds per input element to pay for the padded
+/// copy (GEMM on the input itself is faster, bench_tensor_ops), every larger kernel runs direct.
+bool direct_preferred(const ConvGeometry& g) { return direct_applies(g) && g.kh * g.kw > 1; }
+
+/// Whether a T convolution runs the direct kernels; throws when kDirect is asked for and cannot run.
+template <typename T>
+bool use_direct(const char* where, const ConvGeometry& g, ConvAlgorithm algorithm) {
+  if (algorithm == ConvAlgorithm::kGemm) return false;
+  const bool possible = std::is_same_v<T, float> && direct_applies(g);
+  if (algorithm == ConvAlgorithm::kDirect && !possible) {
+    detail::fail(where, "ConvAlgorithm::kDirect needs float tensors, stride 1, padding < kernel size and a CPU "
+                        "with AVX-512F (conv2d_direct_available); use ConvAlgorithm::kAuto or kGemm");
+  }
+  return algorithm == ConvAlgorithm::kDirect || (possible && direct_preferred(g));
+}
+
+/// Workspace of the direct path: shared weights (transposed or flipped) and weight-gradient block
+/// sums, then one slice per thread.
+struct DirectPlan {
+  detail::WideConvShape fwd;    // y = conv(x, W); also the weight gradient
+  detail::WideConvShape trans;  // dx = conv(dy, flipped W^T) with padding K-1-pad
+  std::int64_t blocks = 1, group = 1;
+  std::size_t weights = 0, block_sums = 0, forward_slice = 0, backward_slice = 0;
+  [[nodiscard]] std::size_t forward_total(int threads) const {
+    return weights + static_cast<std::size_t>(threads) * forward_slice;
+  }
+  [[nodiscard]] std::size_t backward_total(int threads) const {
+    return weights + static_cast<std::size_t>(blocks) * block_sums + static_cast<std::size_t>(threads) * backward_slice;
+  }
+};
+
+DirectPlan make_direct_plan(const ConvGeometry& g) {
+  DirectPlan p;
+  p.fwd = detail::make_wide_conv_shape(g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad);
+  p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+  const std::int64_t sample = p.fwd.padded_size() + p.fwd.wide_size();
+  p.group = std::clamp<std::int64_t>(kWeightGradGroupBytes / (sample * 4), 1, 16);
+  p.blocks = std::min(g.n, kWeightGradBlocks);
+  using detail::round_up16;
+  p.weights = round_up16(static_cast<std::size_t>(g.cout * g.k()));
+  p.block_sums = p.weights;
+  p.forward_slice = static_cast<std::size_t>(sample);
+  p.backward_slice = static_cast<std::size_t>(p.group * sample + p.trans.padded_size() + p.trans.wide_size());
+  return p;
+}
+
+/// wt[k][co] = w[co][k]: the layout the forward kernel broadcasts from.
+void transpose_weight(const ConvGeometry& g, const float* w, float* wt) {
+  const std::int64_t k = g.k();
+  for (std::int64_t co = 0; co < g.cout; ++co) {
+    for (std::int64_t r = 0; r < k; ++r) wt[r * g.cout + co] = w[co * k + r];
+  }
+}
+
+/// The kernel of dx = conv(dy, W') in the forward kernel's layout: W'[ci][co][ky][kx] =
+/// W[co][ci][KH-1-ky][KW-1-kx], stored transposed as [(co, ky, kx)][ci].
+void flip_weight(const ConvGeometry& g, const float* w, float* wt) {
+  const std::int64_t taps = g.kh * g.kw;
+  for (std::int64_t co = 0; co < g.cout; ++co) {
+    for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+      const float* from = w + (co * g.cin + ci) * taps;
+      for (std::int64_t t = 0; t < taps; ++t) wt[(co * taps + t) * g.cin + ci] = from[taps - 1 - t];
+    }
+  }
+}
+
+void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* bias,
+                    float* y, float* ws, int threads) {
+  transpose_weight(g, w, ws);
+  const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t out_size = g.cout * g.oh * g.ow;
+#pragma omp parallel num_threads(threads)
+  {
+    float* xpad = ws + p.weights + static_cast<std::size_t>(omp_get_thread_num()) * p.forward_slice;
+    float* y_wide = xpad + p.fwd.padded_size();
+#pragma omp for schedule(static)
+    for (std::int64_t n = 0; n < g.n; ++n) {
+      detail::pad_input(p.fwd, x + n * in_size, xpad, false);
+      detail::direct_conv_forward(p.fwd, xpad, ws, y_wide);
+      detail::narrow_output(p.fwd, y_wide, bias, y + n * out_size, false);
+    }
+  }
+}
+
+void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* dy,
+                     float* dx, float* dweight, float* dbias, GradMode mode, float* ws, int threads) {
+  if (dx != nullptr) flip_weight(g, w, ws);
+  const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t out_size = g.cout * g.oh * g.ow;
+  const std::int64_t weights = g.cout * g.k();
+  float* sums = ws + p.weights;
+  float* slices = sums + static_cast<std::size_t>(p.blocks) * p.block_sums;
+#pragma omp parallel num_threads(threads)
+  {
+    float* xpad = slices + static_cast<std::size_t>(omp_get_thread_num()) * p.backward_slice;
+    float* dy_wide = xpad + p.group * p.fwd.padded_size();
+    float* dy_pad = dy_wide + p.group * p.fwd.wide_size();
+    float* dx_wide = dy_pad + p.trans.padded_size();
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < p.blocks; ++b) {
+      float* sum = sums + static_cast<std::size_t>(b) * p.block_sums;
+      std::fill(sum, sum + weights, 0.0f);
+      const std::int64_t end = (b + 1) * g.n / p.blocks;
+      for (std::int64_t n0 = b * g.n / p.blocks; n0 < end; n0 += p.group) {
+        const std::int64_t count = std::min(p.group, end - n0);
+        for (std::int64_t s = 0; s < count; ++s) {
+          const std::int64_t n = n0 + s;
+          detail::pad_input(p.fwd, x + n * in_size, xpad + s * p.fwd.padded_size(), false);
+          detail::widen_output(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
+          if (dx == nullptr) continue;
+          detail::pad_input(p.trans, dy + n * out_size, dy_pad, false);
+          detail::direct_conv_forward(p.trans, dy_pad, ws, dx_wide);
+          detail::narrow_output(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd);
+        }
+        detail::direct_conv_weight_grad(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(), sum);
+      }
+    }
+#pragma omp for schedule(static)
+    for (std::int64_t i = 0; i < weights; ++i) {
+      float total = 0.0f;
+      for (std::int64_t b = 0; b < p.blocks; ++b) total += sums[static_cast<std::size_t>(b) * p.block_sums + i];
+      detail::store(dweight[i], total, mode);
+    }
+    if (dbias != nullptr) {
+#pragma omp for schedule(static)
+      for (std::int64_t co = 0; co < g.cout; ++co) {
+        float total = 0.0f;
+        for (std::int64_t n = 0; n < g.n; ++n) {
+          const float* row = dy + (n * g.cout + co) * g.oh * g.ow;
+          float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+          for (std::int64_t i = 0; i < g.oh * g.ow; ++i) s += row[i];
+          total += s;
+        }
+        detail::store(dbias[co], total, mode);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                   int threads) {
   const ConvGeometry g = geometry("conv2d_workspace_size", input, weight, params);
   const int used = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, g.n)));
-  return std::max(forward_layout(g, used).total(used), backward_layout(g, used).total(used));
+  std::size_t size = std::max(forward_layout(g, used).total(used), backward_layout(g, used).total(used));
+  if (params.algorithm != ConvAlgorithm::kGemm && direct_applies(g)) {
+    const DirectPlan p = make_direct_plan(g);
+    size = std::max({size, p.forward_total(used), p.backward_total(used)});
+  }
+  return size;
+}
+
+bool conv2d_direct_available(const Shape& input, const Shape& weight, const Conv2dParams& params) {
+  return direct_applies(geometry("conv2d_direct_available", input, weight, params));
 }
 
 std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const Conv2dParams& params) {
@@ -356,8 +520,18 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
   const ConvGeometry g = geometry(kWhere, x.shape(), weight.shape(), params);
   check_bias(kWhere, "bias", bias, g.cout);
   detail::require_same_shape(kWhere, "output", y, Shape{g.n, g.cout, g.oh, g.ow});
-  detail::ensure_blas_single_threaded();
   const int threads = thread_count(g);
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_direct<T>(kWhere, g, params.algorithm)) {
+      const DirectPlan p = make_direct_plan(g);
+      direct_forward(g, p, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
+                     workspace.reserve(p.forward_total(threads)), threads);
+      return;
+    }
+  } else {
+    (void)use_direct<T>(kWhere, g, params.algorithm);
+  }
+  detail::ensure_blas_single_threaded();
   const WorkspaceLayout layout = forward_layout(g, threads);
   T* ws = workspace.reserve(layout.total(threads));
   forward_impl(g, make_plan(g, threads), x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
@@ -377,9 +551,20 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
   detail::require_same_shape(kWhere, "weight gradient", dweight, weight.shape());
   if (dx != nullptr) detail::require_same_shape(kWhere, "input gradient", *dx, x.shape());
   check_bias(kWhere, "bias gradient", dbias, g.cout);
+  const int threads = thread_count(g);
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_direct<T>(kWhere, g, params.algorithm)) {
+      const DirectPlan p = make_direct_plan(g);
+      direct_backward(g, p, x.data(), weight.data(), dy.data(), dx != nullptr ? dx->data() : nullptr,
+                      dweight.data(), dbias != nullptr ? dbias->data() : nullptr, mode,
+                      workspace.reserve(p.backward_total(threads)), threads);
+      return;
+    }
+  } else {
+    (void)use_direct<T>(kWhere, g, params.algorithm);
+  }
   detail::ensure_blas_single_threaded();
 
-  const int threads = thread_count(g);
   const ConvPlan plan = make_plan(g, threads);
   const WorkspaceLayout layout = backward_layout(g, threads);
   T* ws = workspace.reserve(layout.total(threads));

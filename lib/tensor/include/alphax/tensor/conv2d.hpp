@@ -3,9 +3,10 @@
 /// \brief 2-D convolution (NCHW, groups = 1, any kernel size, stride and zero padding) lowered to GEMM.
 ///
 /// Shapes: x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout], y [N, Cout, OH, OW] with
-/// OH = (H + 2*padding - KH) / stride + 1. Each sample is one GEMM (im2col into a per-thread slice
-/// of the workspace; a 1x1 stride-1 unpadded convolution uses the input directly), samples run in
-/// parallel over OpenMP threads with single-threaded BLAS.
+/// OH = (H + 2*padding - KH) / stride + 1. Samples run in parallel over OpenMP threads. Two
+/// algorithms (ConvAlgorithm): im2col + single-threaded BLAS GEMM for every case, and for float
+/// stride-1 convolutions on AVX-512 CPUs direct kernels that read a zero-padded copy of each sample.
+/// Results do not depend on the number of threads.
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -15,11 +16,23 @@
 
 namespace alphax::tensor {
 
+/// \brief How a convolution is computed (results agree to float rounding).
+enum class ConvAlgorithm {
+  kAuto,    ///< kDirect where it applies and is faster (kernels larger than 1x1), otherwise kGemm
+  kGemm,    ///< im2col (a 1x1 convolution reads the input itself) and BLAS GEMM: every case
+  kDirect,  ///< AVX-512 kernels over a zero-padded copy (no im2col): float, stride 1, padding < kernel size,
+            ///< a CPU with AVX-512F (conv2d_direct_available)
+};
+
 /// \brief Stride and zero padding of a convolution (the kernel size comes from the weight's shape).
 struct Conv2dParams {
-  std::int64_t stride = 1;   ///< same stride along H and W, >= 1
-  std::int64_t padding = 0;  ///< zero padding on every side, >= 0
+  std::int64_t stride = 1;                        ///< same stride along H and W, >= 1
+  std::int64_t padding = 0;                       ///< zero padding on every side, >= 0
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;  ///< kAuto picks the fastest that applies
 };
+
+/// \brief True when ConvAlgorithm::kDirect applies to a float convolution of these shapes on this CPU.
+[[nodiscard]] bool conv2d_direct_available(const Shape& input, const Shape& weight, const Conv2dParams& params);
 
 /// \brief The output shape [N, Cout, OH, OW]; throws std::invalid_argument naming the mismatch.
 [[nodiscard]] Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& params);

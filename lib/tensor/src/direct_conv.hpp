@@ -1,0 +1,60 @@
+#pragma once
+// Private: stride-1 float convolution kernels that read a zero-padded copy of the input directly
+// (an implicit GEMM: no im2col matrix is built), vectorised over output pixels with AVX-512 and
+// selected at run time (x86-64 CPUs without AVX-512F, and other architectures, use im2col + BLAS).
+//
+// Wide coordinates. The padded input of one sample is [cin][in_plane]: channel c, padded row y,
+// padded column x at c*in_plane + y*row + x, with row = W + pad_left + pad_right. Output position
+// (oy, ox) is counted as j = oy*row + ox with ox < row (columns ox >= OW are computed and thrown
+// away), so it reads the input at j + ky*row + kx: row k = (ci, ky, kx) of the im2col matrix is
+// the contiguous slice that starts at offset(k) = ci*in_plane + ky*row + kx. Every channel holds
+// qv >= OH*row wide outputs (a multiple of 16), and in_plane covers every read of those.
+#include <cstdint>
+
+namespace alphax::tensor::detail {
+
+/// \brief Sizes of a stride-1 convolution in wide coordinates (see the file comment).
+struct WideConvShape {
+  std::int64_t cin = 0, cout = 0, kh = 0, kw = 0;
+  std::int64_t in_h = 0, in_w = 0;      // unpadded input
+  std::int64_t pad_h = 0, pad_w = 0;    // zero padding on each side
+  std::int64_t out_h = 0, out_w = 0;    // output
+  std::int64_t row = 0;                 // padded row length in_w + 2*pad_w
+  std::int64_t qv = 0;                  // wide outputs per channel, out_h*row rounded up to 16
+  std::int64_t in_plane = 0;            // floats per channel of the padded input (a multiple of 16)
+  [[nodiscard]] std::int64_t k() const noexcept { return cin * kh * kw; }
+  [[nodiscard]] std::int64_t padded_size() const noexcept { return cin * in_plane; }
+  [[nodiscard]] std::int64_t wide_size() const noexcept { return cout * qv; }
+};
+
+/// \brief The wide shape of a stride-1 convolution of an input [cin, in_h, in_w] with a
+/// [cout, cin, kh, kw] kernel and the given zero padding.
+WideConvShape make_wide_conv_shape(std::int64_t cin, std::int64_t in_h, std::int64_t in_w, std::int64_t cout,
+                                   std::int64_t kh, std::int64_t kw, std::int64_t pad_h, std::int64_t pad_w);
+
+/// \brief True when this CPU runs the AVX-512 kernels (checked once).
+bool direct_conv_supported() noexcept;
+
+/// \brief Writes the zero-padded copy xpad [cin][in_plane] of one sample x [cin, in_h, in_w];
+/// with `relu`, max(x, 0) is copied instead of x (a ReLU fused into the read).
+void pad_input(const WideConvShape& s, const float* x, float* xpad, bool relu);
+
+/// \brief Writes the wide form [cout][qv] of one sample's output gradient dy [cout, out_h, out_w],
+/// zero at the discarded positions.
+void widen_output(const WideConvShape& s, const float* dy, float* dy_wide);
+
+/// \brief y [cout, out_h, out_w] = (or +=, with `accumulate`) the valid positions of y_wide
+/// [cout][qv], plus bias[co] when bias is not null.
+void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y, bool accumulate);
+
+/// \brief y_wide[co*qv + j] = sum over k of wt[k*cout + co] * xpad[offset(k) + j], for j < qv.
+/// wt is the weight transposed to [K][cout]. Requires direct_conv_supported().
+void direct_conv_forward(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide);
+
+/// \brief dw[co*K + k] += sum over the samples s < count of sum over j < qv of
+/// dy_wide[s*dy_stride + co*qv + j] * xpad[s*xpad_stride + offset(k) + j], where dy_wide is zero at
+/// discarded positions. Sums are formed in a fixed order. Requires direct_conv_supported().
+void direct_conv_weight_grad(const WideConvShape& s, std::int64_t count, const float* xpad,
+                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride, float* dw);
+
+}  // namespace alphax::tensor::detail
