@@ -274,7 +274,11 @@ INSTANTIATE_TEST_SUITE_P(ShapesAndBlocks, Conv2dDirect,
                                            DirectCase{20, 5, 9, 7, 7, 3, 3, 1}, DirectCase{2, 4, 3, 5, 6, 5, 5, 2},
                                            DirectCase{3, 3, 5, 6, 6, 3, 3, 0}, DirectCase{2, 6, 7, 4, 9, 1, 3, 0},
                                            DirectCase{4, 7, 13, 5, 5, 1, 1, 0}, DirectCase{2, 1, 16, 28, 28, 3, 3, 1},
-                                           DirectCase{17, 16, 16, 8, 8, 3, 3, 1}));
+                                           DirectCase{17, 16, 16, 8, 8, 3, 3, 1},
+                                           // channels-last kernels: whole vectors of output channels
+                                           DirectCase{3, 16, 32, 7, 9, 3, 3, 1}, DirectCase{2, 32, 48, 5, 8, 3, 3, 1},
+                                           DirectCase{2, 32, 80, 6, 15, 3, 3, 1}, DirectCase{3, 32, 32, 5, 5, 1, 1, 0},
+                                           DirectCase{18, 64, 64, 3, 3, 3, 3, 1}));
 
 TEST(Conv2d, DirectAlgorithmRefusesWhatItCannotRun) {
   const Tensor x(Shape{2, 3, 8, 8});

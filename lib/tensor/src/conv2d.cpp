@@ -368,6 +368,8 @@ bool use_direct(const char* where, const ConvGeometry& g, ConvAlgorithm algorith
 struct DirectPlan {
   detail::WideConvShape fwd;    // y = conv(x, W); also the weight gradient
   detail::WideConvShape trans;  // dx = conv(dy, flipped W^T) with padding K-1-pad
+  // Channels-last kernels where the output channels fill whole vectors (no discarded wide columns).
+  bool forward_cl = false, dx_cl = false;
   std::int64_t blocks = 1, group = 1;
   std::size_t weights = 0, block_sums = 0, forward_slice = 0, backward_slice = 0;
   [[nodiscard]] std::size_t forward_total(int threads) const {
@@ -385,6 +387,10 @@ DirectPlan make_direct_plan(const ConvGeometry& g) {
   const std::int64_t sample = p.fwd.padded_size() + p.fwd.wide_size();
   p.group = std::clamp<std::int64_t>(kWeightGradGroupBytes / (sample * 4), 1, 16);
   p.blocks = std::min(g.n, kWeightGradBlocks);
+  // Channels-last needs whole vectors of output channels; it wins once there are two of them and
+  // enough input channels to amortise each pixel's broadcasts (bench_tensor_ops, ConvAlgorithm::kDirect).
+  p.forward_cl = g.cout % 16 == 0 && g.cout >= 32 && g.cin >= 16;
+  p.dx_cl = g.cin % 16 == 0 && g.cin >= 32 && g.cout >= 16;
   using detail::round_up16;
   p.weights = round_up16(static_cast<std::size_t>(g.cout * g.k()));
   p.block_sums = p.weights;
@@ -425,8 +431,13 @@ void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, 
 #pragma omp for schedule(static)
     for (std::int64_t n = 0; n < g.n; ++n) {
       detail::pad_input(p.fwd, x + n * in_size, xpad, false);
-      detail::direct_conv_forward(p.fwd, xpad, ws, y_wide);
-      detail::narrow_output(p.fwd, y_wide, bias, y + n * out_size, false);
+      if (p.forward_cl) {
+        detail::direct_conv_forward_cl(p.fwd, xpad, ws, y_wide);
+        detail::narrow_channels_last(p.fwd, y_wide, bias, y + n * out_size, false);
+      } else {
+        detail::direct_conv_forward(p.fwd, xpad, ws, y_wide);
+        detail::narrow_output(p.fwd, y_wide, bias, y + n * out_size, false);
+      }
     }
   }
 }
@@ -448,27 +459,56 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < p.blocks; ++b) {
       float* sum = sums + static_cast<std::size_t>(b) * p.block_sums;
-      std::fill(sum, sum + weights, 0.0f);
+      const std::int64_t begin = b * g.n / p.blocks;
       const std::int64_t end = (b + 1) * g.n / p.blocks;
-      for (std::int64_t n0 = b * g.n / p.blocks; n0 < end; n0 += p.group) {
+      for (std::int64_t n0 = begin; n0 < end; n0 += p.group) {
         const std::int64_t count = std::min(p.group, end - n0);
         for (std::int64_t s = 0; s < count; ++s) {
           const std::int64_t n = n0 + s;
           detail::pad_input(p.fwd, x + n * in_size, xpad + s * p.fwd.padded_size(), false);
-          detail::widen_output(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
+          if (p.forward_cl) {
+            detail::to_channels_last(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
+          } else {
+            detail::widen_output(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
+          }
           if (dx == nullptr) continue;
           detail::pad_input(p.trans, dy + n * out_size, dy_pad, false);
-          detail::direct_conv_forward(p.trans, dy_pad, ws, dx_wide);
-          detail::narrow_output(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd);
+          if (p.dx_cl) {
+            detail::direct_conv_forward_cl(p.trans, dy_pad, ws, dx_wide);
+            detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd);
+          } else {
+            detail::direct_conv_forward(p.trans, dy_pad, ws, dx_wide);
+            detail::narrow_output(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd);
+          }
         }
-        detail::direct_conv_weight_grad(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(), sum);
+        if (p.forward_cl) {
+          detail::direct_conv_weight_grad_cl(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(),
+                                             n0 > begin, sum);
+        } else {
+          detail::direct_conv_weight_grad(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(),
+                                          n0 > begin, sum);
+        }
       }
     }
+    // dweight = the block sums added in block order, a chunk of elements per iteration.
+    constexpr std::int64_t kChunk = 256;
 #pragma omp for schedule(static)
-    for (std::int64_t i = 0; i < weights; ++i) {
-      float total = 0.0f;
-      for (std::int64_t b = 0; b < p.blocks; ++b) total += sums[static_cast<std::size_t>(b) * p.block_sums + i];
-      detail::store(dweight[i], total, mode);
+    for (std::int64_t c0 = 0; c0 < weights; c0 += kChunk) {
+      const std::int64_t len = std::min(kChunk, weights - c0);
+      float total[kChunk];
+      const float* first = sums + c0;
+      for (std::int64_t i = 0; i < len; ++i) total[i] = first[i];
+      for (std::int64_t b = 1; b < p.blocks; ++b) {
+        const float* part = sums + static_cast<std::size_t>(b) * p.block_sums + c0;
+#pragma omp simd
+        for (std::int64_t i = 0; i < len; ++i) total[i] += part[i];
+      }
+      // Channels-last block sums are [K][cout]; dweight and the wide ones are [cout][K].
+      for (std::int64_t i = 0; i < len; ++i) {
+        const std::int64_t at = c0 + i;
+        const std::int64_t to = p.forward_cl ? (at % g.cout) * g.k() + at / g.cout : at;
+        detail::store(dweight[to], total[i], mode);
+      }
     }
     if (dbias != nullptr) {
 #pragma omp for schedule(static)

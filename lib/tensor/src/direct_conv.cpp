@@ -1,6 +1,8 @@
 #include "direct_conv.hpp"
 
 #include <algorithm>
+#include <type_traits>
+#include <utility>
 
 #include "check.hpp"
 
@@ -35,6 +37,29 @@ WideConvShape make_wide_conv_shape(std::int64_t cin, std::int64_t in_h, std::int
   return s;
 }
 
+namespace {
+
+// Rows here are short (7 to 32 floats): plain loops beat memcpy/memset calls per row.
+inline void zero(float* dst, std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
+}
+
+inline void copy_row(const float* src, float* dst, std::int64_t n, bool relu) {
+  if (relu) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float v = src[i];
+      dst[i] = v > 0.0f ? v : 0.0f;
+    }
+  } else {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+}  // namespace
+
 void pad_input(const WideConvShape& s, const float* x, float* xpad, bool relu) {
   for (std::int64_t c = 0; c < s.cin; ++c) {
     float* dst = xpad + c * s.in_plane;
@@ -42,21 +67,11 @@ void pad_input(const WideConvShape& s, const float* x, float* xpad, bool relu) {
     std::int64_t pos = 0;  // everything before pos is written
     for (std::int64_t y = 0; y < s.in_h; ++y) {
       const std::int64_t start = (y + s.pad_h) * s.row + s.pad_w;
-      std::fill(dst + pos, dst + start, 0.0f);
-      const float* in = src + y * s.in_w;
-      float* out = dst + start;
-      if (relu) {
-#pragma omp simd
-        for (std::int64_t i = 0; i < s.in_w; ++i) {
-          const float v = in[i];
-          out[i] = v > 0.0f ? v : 0.0f;
-        }
-      } else {
-        std::copy(in, in + s.in_w, out);
-      }
+      zero(dst + pos, start - pos);
+      copy_row(src + y * s.in_w, dst + start, s.in_w, relu);
       pos = start + s.in_w;
     }
-    std::fill(dst + pos, dst + s.in_plane, 0.0f);
+    zero(dst + pos, s.in_plane - pos);
   }
 }
 
@@ -66,10 +81,10 @@ void widen_output(const WideConvShape& s, const float* dy, float* dy_wide) {
     const float* src = dy + c * s.out_h * s.out_w;
     for (std::int64_t y = 0; y < s.out_h; ++y) {
       float* out = dst + y * s.row;
-      std::copy(src + y * s.out_w, src + (y + 1) * s.out_w, out);
-      std::fill(out + s.out_w, out + s.row, 0.0f);
+      copy_row(src + y * s.out_w, out, s.out_w, false);
+      zero(out + s.out_w, s.row - s.out_w);
     }
-    std::fill(dst + s.out_h * s.row, dst + s.qv, 0.0f);
+    zero(dst + s.out_h * s.row, s.qv - s.out_h * s.row);
   }
 }
 
@@ -90,6 +105,28 @@ void narrow_output(const WideConvShape& s, const float* y_wide, const float* bia
   }
 }
 
+void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl) {
+  const std::int64_t pixels = s.out_h * s.out_w;
+  for (std::int64_t p = 0; p < pixels; ++p) {
+    float* out = dy_cl + p * s.cout;
+    for (std::int64_t c = 0; c < s.cout; ++c) out[c] = dy[c * pixels + p];
+  }
+}
+
+void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate) {
+  const std::int64_t pixels = s.out_h * s.out_w;
+  for (std::int64_t c = 0; c < s.cout; ++c) {
+    const float b = bias != nullptr ? bias[c] : 0.0f;
+    float* out = y + c * pixels;
+    const float* in = y_cl + c;
+    if (accumulate) {
+      for (std::int64_t p = 0; p < pixels; ++p) out[p] += in[p * s.cout] + b;
+    } else {
+      for (std::int64_t p = 0; p < pixels; ++p) out[p] = in[p * s.cout] + b;
+    }
+  }
+}
+
 #if defined(ALPHAX_HAVE_AVX512_KERNELS)
 
 bool direct_conv_supported() noexcept {
@@ -102,13 +139,43 @@ bool direct_conv_supported() noexcept {
 
 namespace {
 
-// Register blocking: a forward block holds kForwardRows output channels x kForwardVectors*16 wide
-// positions in zmm accumulators (24 of the 32 registers); a weight-gradient block holds
-// kGradRows output channels x kGradCols im2col rows.
-constexpr int kForwardRows = 8;
-constexpr int kForwardVectors = 3;
-constexpr int kGradRows = 4;
-constexpr int kGradCols = 6;
+// Register blocking (accumulators in zmm registers, at most 28 of the 32):
+// pixel-vectorised ("wide") kernels: forward kWideRows output channels x kWideVectors*16 wide
+//   positions; weight gradient kWideGradRows output channels x kWideGradCols im2col rows;
+// channel-vectorised ("channels-last") kernels, for channel counts that are multiples of 16:
+//   forward kClPixels pixels of one output row x kClVectors*16 output channels; weight gradient
+//   kClGradCols im2col rows x kClVectors*16 output channels.
+constexpr int kWideRows = 8;
+constexpr int kWideVectors = 3;
+constexpr int kWideGradRows = 4;
+constexpr int kWideGradCols = 6;
+constexpr int kClPixels = 7;
+constexpr int kClVectors = 4;
+constexpr int kClGradCols = 6;
+
+/// Calls f(std::integral_constant<int, v>{}) for v = min(value, N) (value >= 1): turns a run-time
+/// block size into a template argument.
+template <int N, typename F>
+void with_block(std::int64_t value, F&& f) {
+  if constexpr (N > 1) {
+    if (value < N) {
+      with_block<N - 1>(value, std::forward<F>(f));
+      return;
+    }
+  }
+  f(std::integral_constant<int, N>{});
+}
+
+/// Offsets of im2col rows k0 .. k0+NK-1 in a padded sample.
+template <int NK>
+void row_offsets(const WideConvShape& s, std::int64_t k0, std::int64_t* offset) {
+  const std::int64_t taps = s.kh * s.kw;
+  for (int t = 0; t < NK; ++t) {
+    const std::int64_t k = k0 + t;
+    const std::int64_t tap = k % taps;
+    offset[t] = (k / taps) * s.in_plane + (tap / s.kw) * s.row + tap % s.kw;
+  }
+}
 
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused merge source, which it then
 // reports as uninitialised (GCC bug 105593); the value is never read.
@@ -127,10 +194,10 @@ ALPHAX_AVX512 inline float lane_sum(__m512 v) {
   return _mm512_cvtss_f32(v);
 }
 
-/// One block of direct_conv_forward: MR output channels from co0, NR vectors of positions from j0.
+/// Wide forward block: MR output channels from co0, NR vectors of wide positions from j0.
 template <int MR, int NR>
-ALPHAX_AVX512 void forward_block(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide,
-                                 std::int64_t co0, std::int64_t j0) {
+ALPHAX_AVX512 void wide_forward_block(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide,
+                                      std::int64_t co0, std::int64_t j0) {
   __m512 acc[MR][NR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
@@ -162,30 +229,13 @@ ALPHAX_AVX512 void forward_block(const WideConvShape& s, const float* xpad, cons
   }
 }
 
-template <int MR>
-ALPHAX_AVX512 void forward_rows(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide,
-                                std::int64_t co0, std::int64_t j0, std::int64_t vectors) {
-  static_assert(kForwardVectors == 3);
-  switch (vectors) {
-    case 1: forward_block<MR, 1>(s, xpad, wt, y_wide, co0, j0); break;
-    case 2: forward_block<MR, 2>(s, xpad, wt, y_wide, co0, j0); break;
-    default: forward_block<MR, 3>(s, xpad, wt, y_wide, co0, j0); break;
-  }
-}
-
-/// One block of direct_conv_weight_grad: MR output channels from co0 x NK im2col rows from k0.
+/// Wide weight-gradient block: MR output channels from co0 x NK im2col rows from k0.
 template <int MR, int NK>
-ALPHAX_AVX512 void weight_grad_block(const WideConvShape& s, std::int64_t count, const float* xpad,
-                                     std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride,
-                                     std::int64_t co0, std::int64_t k0, float* dw) {
+ALPHAX_AVX512 void wide_weight_grad_block(const WideConvShape& s, std::int64_t count, const float* xpad,
+                                          std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride,
+                                          std::int64_t co0, std::int64_t k0, bool accumulate, float* dw) {
   std::int64_t offset[NK];
-  const std::int64_t taps = s.kh * s.kw;
-#pragma GCC unroll 8
-  for (int t = 0; t < NK; ++t) {
-    const std::int64_t k = k0 + t;
-    const std::int64_t tap = k % taps;
-    offset[t] = (k / taps) * s.in_plane + (tap / s.kw) * s.row + tap % s.kw;
-  }
+  row_offsets<NK>(s, k0, offset);
   __m512 acc[MR][NK];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
@@ -211,62 +261,149 @@ ALPHAX_AVX512 void weight_grad_block(const WideConvShape& s, std::int64_t count,
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 8
-    for (int t = 0; t < NK; ++t) dw[(co0 + i) * k + k0 + t] += lane_sum(acc[i][t]);
+    for (int t = 0; t < NK; ++t) {
+      float& out = dw[(co0 + i) * k + k0 + t];
+      out = (accumulate ? out : 0.0f) + lane_sum(acc[i][t]);
+    }
   }
 }
 
-template <int MR>
-ALPHAX_AVX512 void weight_grad_rows(const WideConvShape& s, std::int64_t count, const float* xpad,
-                                    std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride,
-                                    std::int64_t co0, std::int64_t k0, std::int64_t cols, float* dw) {
-  static_assert(kGradCols == 6);
-  switch (cols) {
-    case 1: weight_grad_block<MR, 1>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, dw); break;
-    case 2: weight_grad_block<MR, 2>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, dw); break;
-    case 3: weight_grad_block<MR, 3>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, dw); break;
-    case 4: weight_grad_block<MR, 4>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, dw); break;
-    case 5: weight_grad_block<MR, 5>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, dw); break;
-    default: weight_grad_block<MR, 6>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, dw); break;
+/// Channels-last forward block: PR consecutive pixels of one output row (x points at the first
+/// one's window in the padded sample) x CV vectors of output channels from co0.
+template <int PR, int CV>
+ALPHAX_AVX512 void cl_forward_block(const WideConvShape& s, const float* x, const float* wt, float* y_cl,
+                                    std::int64_t co0) {
+  __m512 acc[PR][CV];
+#pragma GCC unroll 8
+  for (int r = 0; r < PR; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < CV; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  const float* a = wt + co0;
+  for (std::int64_t ci = 0; ci < s.cin; ++ci) {
+    for (std::int64_t ky = 0; ky < s.kh; ++ky) {
+      const float* b_row = x + ci * s.in_plane + ky * s.row;
+      for (std::int64_t kx = 0; kx < s.kw; ++kx, a += s.cout) {
+        __m512 w[CV];
+#pragma GCC unroll 4
+        for (int c = 0; c < CV; ++c) w[c] = _mm512_load_ps(a + 16 * c);
+#pragma GCC unroll 8
+        for (int r = 0; r < PR; ++r) {
+          const __m512 b = _mm512_set1_ps(b_row[kx + r]);
+#pragma GCC unroll 4
+          for (int c = 0; c < CV; ++c) acc[r][c] = _mm512_fmadd_ps(b, w[c], acc[r][c]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < PR; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < CV; ++c) _mm512_store_ps(y_cl + r * s.cout + co0 + 16 * c, acc[r][c]);
+  }
+}
+
+/// Channels-last weight-gradient block: NK im2col rows from k0 x CV vectors of output channels
+/// from co0, summed over every pixel of `count` samples; adds into dwt [K][cout].
+template <int NK, int CV>
+ALPHAX_AVX512 void cl_weight_grad_block(const WideConvShape& s, std::int64_t count, const float* xpad,
+                                        std::int64_t xpad_stride, const float* dy_cl, std::int64_t dy_stride,
+                                        std::int64_t co0, std::int64_t k0, bool accumulate, float* dwt) {
+  std::int64_t offset[NK];
+  row_offsets<NK>(s, k0, offset);
+  __m512 acc[NK][CV];
+#pragma GCC unroll 8
+  for (int t = 0; t < NK; ++t) {
+#pragma GCC unroll 4
+    for (int c = 0; c < CV; ++c) acc[t][c] = _mm512_setzero_ps();
+  }
+  for (std::int64_t n = 0; n < count; ++n) {
+    const float* d = dy_cl + n * dy_stride + co0;
+    for (std::int64_t oy = 0; oy < s.out_h; ++oy) {
+      const float* x = xpad + n * xpad_stride + oy * s.row;
+      for (std::int64_t ox = 0; ox < s.out_w; ++ox, d += s.cout) {
+        __m512 g[CV];
+#pragma GCC unroll 4
+        for (int c = 0; c < CV; ++c) g[c] = _mm512_load_ps(d + 16 * c);
+#pragma GCC unroll 8
+        for (int t = 0; t < NK; ++t) {
+          const __m512 b = _mm512_set1_ps(x[offset[t] + ox]);
+#pragma GCC unroll 4
+          for (int c = 0; c < CV; ++c) acc[t][c] = _mm512_fmadd_ps(b, g[c], acc[t][c]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < NK; ++t) {
+    float* out = dwt + (k0 + t) * s.cout + co0;
+#pragma GCC unroll 4
+    for (int c = 0; c < CV; ++c) {
+      const __m512 old = accumulate ? _mm512_load_ps(out + 16 * c) : _mm512_setzero_ps();
+      _mm512_store_ps(out + 16 * c, _mm512_add_ps(old, acc[t][c]));
+    }
   }
 }
 
 }  // namespace
 
 void direct_conv_forward(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide) {
-  static_assert(kForwardRows == 8);
   const std::int64_t vectors = s.qv / 16;
-  for (std::int64_t v0 = 0; v0 < vectors; v0 += kForwardVectors) {
-    const std::int64_t nv = std::min<std::int64_t>(kForwardVectors, vectors - v0);
+  for (std::int64_t v0 = 0; v0 < vectors; v0 += kWideVectors) {
     const std::int64_t j0 = 16 * v0;
-    for (std::int64_t co0 = 0; co0 < s.cout; co0 += kForwardRows) {
-      switch (std::min<std::int64_t>(kForwardRows, s.cout - co0)) {
-        case 1: forward_rows<1>(s, xpad, wt, y_wide, co0, j0, nv); break;
-        case 2: forward_rows<2>(s, xpad, wt, y_wide, co0, j0, nv); break;
-        case 3: forward_rows<3>(s, xpad, wt, y_wide, co0, j0, nv); break;
-        case 4: forward_rows<4>(s, xpad, wt, y_wide, co0, j0, nv); break;
-        case 5: forward_rows<5>(s, xpad, wt, y_wide, co0, j0, nv); break;
-        case 6: forward_rows<6>(s, xpad, wt, y_wide, co0, j0, nv); break;
-        case 7: forward_rows<7>(s, xpad, wt, y_wide, co0, j0, nv); break;
-        default: forward_rows<8>(s, xpad, wt, y_wide, co0, j0, nv); break;
-      }
+    for (std::int64_t co0 = 0; co0 < s.cout; co0 += kWideRows) {
+      with_block<kWideRows>(s.cout - co0, [&](auto mr) {
+        with_block<kWideVectors>(vectors - v0, [&](auto nr) {
+          wide_forward_block<mr.value, nr.value>(s, xpad, wt, y_wide, co0, j0);
+        });
+      });
     }
   }
 }
 
 void direct_conv_weight_grad(const WideConvShape& s, std::int64_t count, const float* xpad,
-                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride, float* dw) {
-  static_assert(kGradRows == 4);
+                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride, bool accumulate,
+                             float* dw) {
   const std::int64_t k = s.k();
-  for (std::int64_t co0 = 0; co0 < s.cout; co0 += kGradRows) {
-    const std::int64_t rows = std::min<std::int64_t>(kGradRows, s.cout - co0);
-    for (std::int64_t k0 = 0; k0 < k; k0 += kGradCols) {
-      const std::int64_t cols = std::min<std::int64_t>(kGradCols, k - k0);
-      switch (rows) {
-        case 1: weight_grad_rows<1>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, cols, dw); break;
-        case 2: weight_grad_rows<2>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, cols, dw); break;
-        case 3: weight_grad_rows<3>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, cols, dw); break;
-        default: weight_grad_rows<4>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0, cols, dw); break;
+  for (std::int64_t co0 = 0; co0 < s.cout; co0 += kWideGradRows) {
+    for (std::int64_t k0 = 0; k0 < k; k0 += kWideGradCols) {
+      with_block<kWideGradRows>(s.cout - co0, [&](auto mr) {
+        with_block<kWideGradCols>(k - k0, [&](auto nk) {
+          wide_weight_grad_block<mr.value, nk.value>(s, count, xpad, xpad_stride, dy_wide, dy_stride, co0, k0,
+                                                     accumulate, dw);
+        });
+      });
+    }
+  }
+}
+
+void direct_conv_forward_cl(const WideConvShape& s, const float* xpad, const float* wt, float* y_cl) {
+  for (std::int64_t co0 = 0; co0 < s.cout; co0 += 16 * kClVectors) {
+    with_block<kClVectors>((s.cout - co0) / 16, [&](auto cv) {
+      for (std::int64_t oy = 0; oy < s.out_h; ++oy) {
+        for (std::int64_t ox = 0; ox < s.out_w; ox += kClPixels) {
+          with_block<kClPixels>(s.out_w - ox, [&](auto pr) {
+            cl_forward_block<pr.value, cv.value>(s, xpad + oy * s.row + ox, wt,
+                                                 y_cl + (oy * s.out_w + ox) * s.cout, co0);
+          });
+        }
       }
+    });
+  }
+}
+
+void direct_conv_weight_grad_cl(const WideConvShape& s, std::int64_t count, const float* xpad,
+                                std::int64_t xpad_stride, const float* dy_cl, std::int64_t dy_stride, bool accumulate,
+                                float* dwt) {
+  const std::int64_t k = s.k();
+  for (std::int64_t co0 = 0; co0 < s.cout; co0 += 16 * kClVectors) {
+    for (std::int64_t k0 = 0; k0 < k; k0 += kClGradCols) {
+      with_block<kClVectors>((s.cout - co0) / 16, [&](auto cv) {
+        with_block<kClGradCols>(k - k0, [&](auto nk) {
+          cl_weight_grad_block<nk.value, cv.value>(s, count, xpad, xpad_stride, dy_cl, dy_stride, co0, k0,
+                                                   accumulate, dwt);
+        });
+      });
     }
   }
 }
@@ -284,8 +421,17 @@ void direct_conv_forward(const WideConvShape&, const float*, const float*, float
 }
 
 void direct_conv_weight_grad(const WideConvShape&, std::int64_t, const float*, std::int64_t, const float*,
-                             std::int64_t, float*) {
+                             std::int64_t, bool, float*) {
   fail("direct_conv_weight_grad", "this build has no AVX-512 kernels; use ConvAlgorithm::kGemm");
+}
+
+void direct_conv_forward_cl(const WideConvShape&, const float*, const float*, float*) {
+  fail("direct_conv_forward_cl", "this build has no AVX-512 kernels; use ConvAlgorithm::kGemm");
+}
+
+void direct_conv_weight_grad_cl(const WideConvShape&, std::int64_t, const float*, std::int64_t, const float*,
+                                std::int64_t, bool, float*) {
+  fail("direct_conv_weight_grad_cl", "this build has no AVX-512 kernels; use ConvAlgorithm::kGemm");
 }
 
 #endif

@@ -51,10 +51,30 @@ void narrow_output(const WideConvShape& s, const float* y_wide, const float* bia
 /// wt is the weight transposed to [K][cout]. Requires direct_conv_supported().
 void direct_conv_forward(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide);
 
-/// \brief dw[co*K + k] += sum over the samples s < count of sum over j < qv of
-/// dy_wide[s*dy_stride + co*qv + j] * xpad[s*xpad_stride + offset(k) + j], where dy_wide is zero at
-/// discarded positions. Sums are formed in a fixed order. Requires direct_conv_supported().
+/// \brief dw[co*K + k] = (with `accumulate`: dw[co*K + k] +) the sum over the samples s < count of
+/// sum over j < qv of dy_wide[s*dy_stride + co*qv + j] * xpad[s*xpad_stride + offset(k) + j], where
+/// dy_wide is zero at discarded positions. Sums are formed in a fixed order. Requires direct_conv_supported().
 void direct_conv_weight_grad(const WideConvShape& s, std::int64_t count, const float* xpad,
-                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride, float* dw);
+                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride, bool accumulate,
+                             float* dw);
+
+/// \brief dy_cl [out_h*out_w][cout] = the transpose of one sample's dy [cout, out_h, out_w].
+void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl);
+
+/// \brief y [cout, out_h, out_w] = (or +=, with `accumulate`) the transpose of y_cl
+/// [out_h*out_w][cout], plus bias[co] when bias is not null.
+void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate);
+
+/// \brief Channels-last forward, for cout a multiple of 16: y_cl[p*cout + co] = sum over k of
+/// wt[k*cout + co] * xpad[offset(k) + oy*row + ox] for every output pixel p = oy*out_w + ox.
+void direct_conv_forward_cl(const WideConvShape& s, const float* xpad, const float* wt, float* y_cl);
+
+/// \brief Channels-last weight gradient, for cout a multiple of 16: dwt[k*cout + co] = (with
+/// `accumulate`: dwt[k*cout + co] +) the sum over the samples s < count and pixels
+/// p = oy*out_w + ox of dy_cl[s*dy_stride + p*cout + co] * xpad[s*xpad_stride + offset(k) + oy*row + ox],
+/// summed in a fixed order.
+void direct_conv_weight_grad_cl(const WideConvShape& s, std::int64_t count, const float* xpad,
+                                std::int64_t xpad_stride, const float* dy_cl, std::int64_t dy_stride, bool accumulate,
+                                float* dwt);
 
 }  // namespace alphax::tensor::detail
