@@ -53,6 +53,9 @@ ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight
 
 /// Output columns a GEMM should cover: wide enough for an efficient GEMM, small enough to stay in L2.
 constexpr std::int64_t kTargetColumns = 1024;
+/// Weight gradients are summed per block of samples (at most this many blocks, each handled by one
+/// thread) and the block sums added in block order, so results are the same for every thread count.
+constexpr std::int64_t kWeightGradBlocks = 16;
 /// Stride-1 convolutions at least this wide use padded-width columns (see ConvPlan::wide).
 constexpr std::int64_t kMinWideOutputWidth = 14;
 
@@ -69,19 +72,20 @@ struct ConvPlan {
   std::int64_t row_len = 0, q = 0, chunk = 1;
   std::int64_t padded_plane = 0;  // elements per channel of the padded sample (wide)
   // Per-thread workspace slices, in elements (each a multiple of 16).
-  std::size_t xpad = 0, cols = 0, ybuf = 0, dweight = 0, dbias = 0;
-  [[nodiscard]] std::size_t total() const { return xpad + cols + ybuf + dweight + dbias; }
+  std::size_t xpad = 0, cols = 0, ybuf = 0;
+  [[nodiscard]] std::size_t total() const { return xpad + cols + ybuf; }
 };
 
-ConvPlan make_plan(const ConvGeometry& g, int threads) {
+ConvPlan make_plan(const ConvGeometry& g) {
   ConvPlan plan;
   plan.wide = g.stride == 1 && g.ow >= kMinWideOutputWidth;
   const bool one_by_one = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
   if (one_by_one) plan.wide = true;
   plan.row_len = plan.wide ? g.w + 2 * g.pad : g.ow;
   plan.q = g.oh * plan.row_len;
-  const std::int64_t per_thread = (g.n + threads - 1) / threads;
-  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1, std::max<std::int64_t>(per_thread, 1));
+  // At most one chunk per weight-gradient block's share of samples, independent of the thread count.
+  const std::int64_t per_block = (g.n + kWeightGradBlocks - 1) / kWeightGradBlocks;
+  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1, std::max<std::int64_t>(per_block, 1));
   plan.input_direct = one_by_one && plan.chunk == 1;
   plan.output_direct = plan.chunk == 1 && plan.row_len == g.ow;
   const bool needs_pad = plan.wide && !(g.pad == 0 && g.kh == 1 && g.kw == 1);
@@ -90,8 +94,6 @@ ConvPlan make_plan(const ConvGeometry& g, int threads) {
   plan.xpad = plan.wide && !plan.input_direct ? round_up16(static_cast<std::size_t>(g.cin * plan.padded_plane)) : 0;
   plan.cols = plan.input_direct ? 0 : round_up16(static_cast<std::size_t>(g.k() * plan.chunk * plan.q));
   plan.ybuf = plan.output_direct ? 0 : round_up16(static_cast<std::size_t>(g.cout * plan.chunk * plan.q));
-  plan.dweight = round_up16(static_cast<std::size_t>(g.cout * g.k()));
-  plan.dbias = round_up16(static_cast<std::size_t>(g.cout));
   return plan;
 }
 
@@ -259,20 +261,28 @@ ConvGeometry transposed_geometry(const ConvGeometry& g) {
   return {g.n, g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.h, g.w, 1, g.kh - 1 - g.pad};
 }
 
-/// Workspace layout of one call: `threads` slices of `stride` elements, then the flipped kernel.
+/// Workspace layout of one call: `threads` slices of `stride` elements, the flipped kernel, then
+/// `blocks` weight-gradient block sums of `block_sums` elements (weights, then bias).
 struct WorkspaceLayout {
-  std::size_t stride = 0, flipped = 0;
-  [[nodiscard]] std::size_t total(int threads) const { return static_cast<std::size_t>(threads) * stride + flipped; }
+  std::size_t stride = 0, flipped = 0, block_sums = 0;
+  std::int64_t blocks = 0;
+  [[nodiscard]] std::size_t total(int threads) const {
+    return static_cast<std::size_t>(threads) * stride + flipped + static_cast<std::size_t>(blocks) * block_sums;
+  }
 };
 
-WorkspaceLayout forward_layout(const ConvGeometry& g, int threads) { return {make_plan(g, threads).total(), 0}; }
+WorkspaceLayout forward_layout(const ConvGeometry& g) { return {make_plan(g).total(), 0, 0, 0}; }
 
-WorkspaceLayout backward_layout(const ConvGeometry& g, int threads) {
-  WorkspaceLayout layout{make_plan(g, threads).total(), 0};
+WorkspaceLayout backward_layout(const ConvGeometry& g) {
+  const ConvPlan plan = make_plan(g);
+  WorkspaceLayout layout{plan.total(), 0, 0, 0};
   if (dx_by_transposed_conv(g)) {
-    layout.stride = std::max(layout.stride, make_plan(transposed_geometry(g), threads).total());
+    layout.stride = std::max(layout.stride, make_plan(transposed_geometry(g)).total());
     layout.flipped = detail::round_up16(static_cast<std::size_t>(g.cout * g.k()));
   }
+  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
+  layout.blocks = std::min(chunks, kWeightGradBlocks);
+  layout.block_sums = detail::round_up16(static_cast<std::size_t>(g.cout * g.k() + g.cout));
   return layout;
 }
 
@@ -336,16 +346,18 @@ void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const
 
 // ---- direct path (float, stride 1, AVX-512) ----
 
-/// The weight gradient is summed per block of samples and the blocks are added in order, so the
-/// result is the same for every thread count (blocks are spread over the threads).
-constexpr std::int64_t kWeightGradBlocks = 16;
 /// Samples whose padded input and wide output gradient together stay about this size are handed
 /// to the weight-gradient kernel at once (it reads them once per register block, from L2).
 constexpr std::int64_t kWeightGradGroupBytes = 384 * 1024;
 
 bool direct_applies(const ConvGeometry& g) {
-  return g.stride == 1 && g.pad <= g.kh - 1 && g.pad <= g.kw - 1 && detail::direct_conv_supported();
+  return g.kh * g.kw <= detail::kMaxDirectTaps && g.pad <= g.kh - 1 && g.pad <= g.kw - 1 &&
+         detail::direct_conv_supported();
 }
+
+/// dx by the direct kernels (a stride-1 convolution of dy with the flipped kernel); strided
+/// convolutions compute dx by GEMM and col2im instead.
+bool direct_dx(const ConvGeometry& g) { return g.stride == 1; }
 
 /// kAuto's choice: a 1x1 kernel has too few multiply-adds per input element to pay for the padded
 /// copy (GEMM on the input itself is faster, bench_tensor_ops), every larger kernel runs direct.
@@ -357,8 +369,10 @@ bool use_direct(const char* where, const ConvGeometry& g, ConvAlgorithm algorith
   if (algorithm == ConvAlgorithm::kGemm) return false;
   const bool possible = std::is_same_v<T, float> && direct_applies(g);
   if (algorithm == ConvAlgorithm::kDirect && !possible) {
-    detail::fail(where, "ConvAlgorithm::kDirect needs float tensors, stride 1, padding < kernel size and a CPU "
-                        "with AVX-512F (conv2d_direct_available); use ConvAlgorithm::kAuto or kGemm");
+    detail::fail(where, "ConvAlgorithm::kDirect needs float tensors, padding < kernel size, at most " +
+                            std::to_string(detail::kMaxDirectTaps) +
+                            " kernel taps and a CPU with AVX-512F (conv2d_direct_available); use "
+                            "ConvAlgorithm::kAuto or kGemm");
   }
   return algorithm == ConvAlgorithm::kDirect || (possible && direct_preferred(g));
 }
@@ -382,15 +396,17 @@ struct DirectPlan {
 
 DirectPlan make_direct_plan(const ConvGeometry& g) {
   DirectPlan p;
-  p.fwd = detail::make_wide_conv_shape(g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad);
-  p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+  p.fwd = detail::make_wide_conv_shape(g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad, g.stride);
+  if (direct_dx(g)) {
+    p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+  }
   const std::int64_t sample = p.fwd.padded_size() + p.fwd.wide_size();
   p.group = std::clamp<std::int64_t>(kWeightGradGroupBytes / (sample * 4), 1, 16);
   p.blocks = std::min(g.n, kWeightGradBlocks);
   // Channels-last needs whole vectors of output channels; it wins once there are two of them and
   // enough input channels to amortise each pixel's broadcasts (bench_tensor_ops, ConvAlgorithm::kDirect).
   p.forward_cl = g.cout % 16 == 0 && g.cout >= 32 && g.cin >= 16;
-  p.dx_cl = g.cin % 16 == 0 && g.cin >= 32 && g.cout >= 16;
+  p.dx_cl = direct_dx(g) && g.cin % 16 == 0 && g.cin >= 32 && g.cout >= 16;
   using detail::round_up16;
   p.weights = round_up16(static_cast<std::size_t>(g.cout * g.k()));
   p.block_sums = p.weights;
@@ -533,7 +549,7 @@ std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const
                                   int threads) {
   const ConvGeometry g = geometry("conv2d_workspace_size", input, weight, params);
   const int used = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, g.n)));
-  std::size_t size = std::max(forward_layout(g, used).total(used), backward_layout(g, used).total(used));
+  std::size_t size = std::max(forward_layout(g).total(used), backward_layout(g).total(used));
   if (params.algorithm != ConvAlgorithm::kGemm && direct_applies(g)) {
     const DirectPlan p = make_direct_plan(g);
     size = std::max({size, p.forward_total(used), p.backward_total(used)});
@@ -549,6 +565,118 @@ std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const
   const ConvGeometry g = geometry("conv2d_forward_flops", input, weight, params);
   return 2 * g.n * g.cout * g.k() * g.p();
 }
+
+namespace {
+
+/// The im2col + GEMM backward pass. dweight == nullptr computes dx only (dbias must then be null).
+template <typename T>
+void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
+                   GradMode mode, Workspace<T>& workspace, int threads) {
+  detail::ensure_blas_single_threaded();
+  const ConvPlan plan = make_plan(g);
+  const WorkspaceLayout layout = backward_layout(g);
+  T* ws = workspace.reserve(layout.total(threads));
+  T* flipped = ws + static_cast<std::size_t>(threads) * layout.stride;
+  T* sums = flipped + layout.flipped;
+  const bool transposed_dx = dx != nullptr && dx_by_transposed_conv(g);
+  const bool folded_dx = dx != nullptr && !transposed_dx;
+  const std::int64_t k = g.k();
+  const std::int64_t p = g.p();
+  const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
+#pragma omp parallel num_threads(threads)
+  {
+    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * layout.stride;
+    T* col = xpad + plan.xpad;
+    T* ybuf = col + plan.cols;
+#pragma omp for schedule(static)
+    for (std::int64_t block = 0; block < layout.blocks; ++block) {
+      T* dw_sum = sums + static_cast<std::size_t>(block) * layout.block_sums;
+      T* db_sum = dw_sum + g.cout * k;
+      std::fill(dw_sum, dw_sum + g.cout * k + g.cout, T{0});
+      for (std::int64_t chunk = block * chunks / layout.blocks; chunk < (block + 1) * chunks / layout.blocks; ++chunk) {
+        const std::int64_t n0 = chunk * plan.chunk;
+        const std::int64_t count = std::min(plan.chunk, g.n - n0);
+        const std::int64_t ld = count * plan.q;
+        // The output gradient as a [Cout, count * q] matrix (zero in the discarded wide columns).
+        const T* dyt = dy + n0 * g.cout * p;
+        if (!plan.output_direct) {
+          for (std::int64_t s = 0; s < count; ++s) {
+            for (std::int64_t co = 0; co < g.cout; ++co) {
+              const T* from = dy + ((n0 + s) * g.cout + co) * p;
+              T* to = ybuf + co * ld + s * plan.q;
+              for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+                T* dst = to + oy * plan.row_len;
+                std::copy(from + oy * g.ow, from + (oy + 1) * g.ow, dst);
+                std::fill(dst + g.ow, dst + plan.row_len, T{0});
+              }
+            }
+          }
+          dyt = ybuf;
+        }
+        if (dbias != nullptr) {
+          for (std::int64_t s = 0; s < count; ++s) {
+            for (std::int64_t co = 0; co < g.cout; ++co) {
+              const T* row = dy + ((n0 + s) * g.cout + co) * p;
+              T sum{0};
+#pragma omp simd reduction(+ : sum)
+              for (std::int64_t i = 0; i < p; ++i) sum += row[i];
+              db_sum[co] += sum;
+            }
+          }
+        }
+        if (dweight != nullptr) {
+          const T* cols = x + n0 * in_size;
+          if (!plan.input_direct) {
+            for (std::int64_t s = 0; s < count; ++s) {
+              build_columns(g, plan, x + (n0 + s) * in_size, xpad, col + s * plan.q, ld);
+            }
+            cols = col;
+          }
+          // dW += dy [Cout, count*q] * cols^T [count*q, K]
+          detail::gemm(false, true, g.cout, k, ld, T{1}, dyt, ld, cols, ld, T{1}, dw_sum, k);
+        }
+        if (!folded_dx) continue;
+        if (plan.input_direct) {
+          // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
+          detail::gemm(true, false, k, p, g.cout, T{1}, weight, k, dyt, p, mode == GradMode::kAdd ? T{1} : T{0},
+                       dx + n0 * in_size, p);
+          continue;
+        }
+        // dcols [K, count*q] = W^T [K, Cout] * dy [Cout, count*q], then fold back onto each sample.
+        detail::gemm(true, false, k, ld, g.cout, T{1}, weight, k, dyt, ld, T{0}, col, ld);
+        for (std::int64_t s = 0; s < count; ++s) {
+          fold_columns(g, plan, col + s * plan.q, ld, xpad, dx + (n0 + s) * in_size, mode);
+        }
+      }
+    }
+    // dweight and dbias = the block sums added in block order.
+    if (dweight != nullptr) {
+#pragma omp for schedule(static)
+      for (std::int64_t i = 0; i < g.cout * k + (dbias != nullptr ? g.cout : 0); ++i) {
+        T sum{0};
+        for (std::int64_t b = 0; b < layout.blocks; ++b) sum += sums[static_cast<std::size_t>(b) * layout.block_sums + i];
+        detail::store(i < g.cout * k ? dweight[i] : dbias[i - g.cout * k], sum, mode);
+      }
+    }
+  }
+  if (transposed_dx) {
+    // dx = conv(dy, W'), W'[ci][co][ky][kx] = W[co][ci][KH-1-ky][KW-1-kx], padding KH-1-pad.
+    const std::int64_t taps = g.kh * g.kw;
+    for (std::int64_t co = 0; co < g.cout; ++co) {
+      for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+        const T* from = weight + (co * g.cin + ci) * taps;
+        T* to = flipped + (ci * g.cout + co) * taps;
+        for (std::int64_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
+      }
+    }
+    const ConvGeometry gt = transposed_geometry(g);
+    forward_impl(gt, make_plan(gt), dy, static_cast<const T*>(flipped), static_cast<const T*>(nullptr), dx,
+                 mode == GradMode::kAdd, ws, layout.stride, threads);
+  }
+}
+
+}  // namespace
 
 template <Scalar T>
 void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
@@ -572,9 +700,9 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
     (void)use_direct<T>(kWhere, g, params.algorithm);
   }
   detail::ensure_blas_single_threaded();
-  const WorkspaceLayout layout = forward_layout(g, threads);
+  const WorkspaceLayout layout = forward_layout(g);
   T* ws = workspace.reserve(layout.total(threads));
-  forward_impl(g, make_plan(g, threads), x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
+  forward_impl(g, make_plan(g), x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
                false, ws, layout.stride, threads);
 }
 
@@ -595,127 +723,21 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
   if constexpr (std::is_same_v<T, float>) {
     if (use_direct<T>(kWhere, g, params.algorithm)) {
       const DirectPlan p = make_direct_plan(g);
-      direct_backward(g, p, x.data(), weight.data(), dy.data(), dx != nullptr ? dx->data() : nullptr,
-                      dweight.data(), dbias != nullptr ? dbias->data() : nullptr, mode,
-                      workspace.reserve(p.backward_total(threads)), threads);
+      const bool dx_here = dx != nullptr && direct_dx(g);
+      direct_backward(g, p, x.data(), weight.data(), dy.data(), dx_here ? dx->data() : nullptr, dweight.data(),
+                      dbias != nullptr ? dbias->data() : nullptr, mode, workspace.reserve(p.backward_total(threads)),
+                      threads);
+      if (dx != nullptr && !dx_here) {
+        gemm_backward(g, x.data(), weight.data(), dy.data(), dx->data(), static_cast<float*>(nullptr),
+                      static_cast<float*>(nullptr), mode, workspace, threads);
+      }
       return;
     }
   } else {
     (void)use_direct<T>(kWhere, g, params.algorithm);
   }
-  detail::ensure_blas_single_threaded();
-
-  const ConvPlan plan = make_plan(g, threads);
-  const WorkspaceLayout layout = backward_layout(g, threads);
-  T* ws = workspace.reserve(layout.total(threads));
-  const bool transposed_dx = dx != nullptr && dx_by_transposed_conv(g);
-  const bool folded_dx = dx != nullptr && !transposed_dx;
-  const std::int64_t k = g.k();
-  const std::int64_t p = g.p();
-  const std::int64_t in_size = g.cin * g.h * g.w;
-  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
-#pragma omp parallel num_threads(threads)
-  {
-    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * layout.stride;
-    T* col = xpad + plan.xpad;
-    T* ybuf = col + plan.cols;
-    T* dw_part = ybuf + plan.ybuf;
-    T* db_part = dw_part + plan.dweight;
-    std::fill(dw_part, dw_part + g.cout * k, T{0});
-    std::fill(db_part, db_part + g.cout, T{0});
-#pragma omp for schedule(static)
-    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
-      const std::int64_t n0 = chunk * plan.chunk;
-      const std::int64_t count = std::min(plan.chunk, g.n - n0);
-      const std::int64_t ld = count * plan.q;
-      // The output gradient as a [Cout, count * q] matrix (zero in the discarded wide columns).
-      const T* dyt = dy.data() + n0 * g.cout * p;
-      if (!plan.output_direct) {
-        for (std::int64_t s = 0; s < count; ++s) {
-          for (std::int64_t co = 0; co < g.cout; ++co) {
-            const T* from = dy.data() + ((n0 + s) * g.cout + co) * p;
-            T* to = ybuf + co * ld + s * plan.q;
-            for (std::int64_t oy = 0; oy < g.oh; ++oy) {
-              T* dst = to + oy * plan.row_len;
-              std::copy(from + oy * g.ow, from + (oy + 1) * g.ow, dst);
-              std::fill(dst + g.ow, dst + plan.row_len, T{0});
-            }
-          }
-        }
-        dyt = ybuf;
-      }
-      if (dbias != nullptr) {
-        for (std::int64_t s = 0; s < count; ++s) {
-          for (std::int64_t co = 0; co < g.cout; ++co) {
-            const T* row = dy.data() + ((n0 + s) * g.cout + co) * p;
-            T sum{0};
-#pragma omp simd reduction(+ : sum)
-            for (std::int64_t i = 0; i < p; ++i) sum += row[i];
-            db_part[co] += sum;
-          }
-        }
-      }
-      const T* cols = x.data() + n0 * in_size;
-      if (!plan.input_direct) {
-        for (std::int64_t s = 0; s < count; ++s) {
-          build_columns(g, plan, x.data() + (n0 + s) * in_size, xpad, col + s * plan.q, ld);
-        }
-        cols = col;
-      }
-      // dW += dy [Cout, count*q] * cols^T [count*q, K]
-      detail::gemm(false, true, g.cout, k, ld, T{1}, dyt, ld, cols, ld, T{1}, dw_part, k);
-      if (!folded_dx) continue;
-      if (plan.input_direct) {
-        // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
-        detail::gemm(true, false, k, p, g.cout, T{1}, weight.data(), k, dyt, p, mode == GradMode::kAdd ? T{1} : T{0},
-                     dx->data() + n0 * in_size, p);
-        continue;
-      }
-      // dcols [K, count*q] = W^T [K, Cout] * dy [Cout, count*q], then fold back onto each sample.
-      detail::gemm(true, false, k, ld, g.cout, T{1}, weight.data(), k, dyt, ld, T{0}, col, ld);
-      for (std::int64_t s = 0; s < count; ++s) {
-        fold_columns(g, plan, col + s * plan.q, ld, xpad, dx->data() + (n0 + s) * in_size, mode);
-      }
-    }
-    // Reduce the per-thread partial gradients, each thread owning a block of the weights.
-#pragma omp barrier
-    const std::int64_t weights = g.cout * k;
-    const int nt = omp_get_num_threads();
-    const int t = omp_get_thread_num();
-    const std::size_t dw_offset = plan.xpad + plan.cols + plan.ybuf;
-    const std::int64_t begin = weights * t / nt;
-    const std::int64_t end = weights * (t + 1) / nt;
-    for (std::int64_t i = begin; i < end; ++i) {
-      T sum{0};
-      for (int u = 0; u < nt; ++u) sum += ws[static_cast<std::size_t>(u) * layout.stride + dw_offset + static_cast<std::size_t>(i)];
-      detail::store(dweight.data()[i], sum, mode);
-    }
-    if (dbias != nullptr) {
-#pragma omp single
-      for (std::int64_t co = 0; co < g.cout; ++co) {
-        T sum{0};
-        for (int u = 0; u < nt; ++u) {
-          sum += ws[static_cast<std::size_t>(u) * layout.stride + dw_offset + plan.dweight + static_cast<std::size_t>(co)];
-        }
-        detail::store(dbias->data()[co], sum, mode);
-      }
-    }
-  }
-  if (transposed_dx) {
-    // dx = conv(dy, W'), W'[ci][co][ky][kx] = W[co][ci][KH-1-ky][KW-1-kx], padding KH-1-pad.
-    T* flipped = ws + static_cast<std::size_t>(threads) * layout.stride;
-    const std::int64_t taps = g.kh * g.kw;
-    for (std::int64_t co = 0; co < g.cout; ++co) {
-      for (std::int64_t ci = 0; ci < g.cin; ++ci) {
-        const T* from = weight.data() + (co * g.cin + ci) * taps;
-        T* to = flipped + (ci * g.cout + co) * taps;
-        for (std::int64_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
-      }
-    }
-    const ConvGeometry gt = transposed_geometry(g);
-    forward_impl(gt, make_plan(gt, threads), dy.data(), static_cast<const T*>(flipped), static_cast<const T*>(nullptr),
-                 dx->data(), mode == GradMode::kAdd, ws, layout.stride, threads);
-  }
+  gemm_backward(g, x.data(), weight.data(), dy.data(), dx != nullptr ? dx->data() : nullptr, dweight.data(),
+                dbias != nullptr ? dbias->data() : nullptr, mode, workspace, threads);
 }
 
 #define ALPHAX_INSTANTIATE_CONV2D(T)                                                                      \

@@ -17,23 +17,36 @@
 namespace alphax::tensor::detail {
 
 WideConvShape make_wide_conv_shape(std::int64_t cin, std::int64_t in_h, std::int64_t in_w, std::int64_t cout,
-                                   std::int64_t kh, std::int64_t kw, std::int64_t pad_h, std::int64_t pad_w) {
+                                   std::int64_t kh, std::int64_t kw, std::int64_t pad_h, std::int64_t pad_w,
+                                   std::int64_t stride) {
+  if (kh * kw > kMaxDirectTaps) fail("make_wide_conv_shape", "kernel larger than kMaxDirectTaps taps");
   WideConvShape s;
   s.cin = cin;
   s.cout = cout;
   s.kh = kh;
   s.kw = kw;
+  s.stride = stride;
   s.in_h = in_h;
   s.in_w = in_w;
   s.pad_h = pad_h;
   s.pad_w = pad_w;
-  s.out_h = in_h + 2 * pad_h - kh + 1;
-  s.out_w = in_w + 2 * pad_w - kw + 1;
-  s.row = in_w + 2 * pad_w;
+  s.out_h = (in_h + 2 * pad_h - kh) / stride + 1;
+  s.out_w = (in_w + 2 * pad_w - kw) / stride + 1;
+  s.row = (in_w + 2 * pad_w + stride - 1) / stride;
   s.qv = static_cast<std::int64_t>(round_up16(static_cast<std::size_t>(s.out_h * s.row)));
-  // The last wide output reads up to qv - 1 + (kh - 1)*row + kw - 1; the padded rows end at (in_h + 2*pad_h)*row.
-  const std::int64_t reads = s.qv + (kh - 1) * s.row + kw - 1;
-  s.in_plane = static_cast<std::int64_t>(round_up16(static_cast<std::size_t>(std::max(reads, (in_h + 2 * pad_h) * s.row))));
+  // The last wide output reads up to qv - 1 + ((kh - 1)/s)*row + (kw - 1)/s within its phase plane;
+  // the padded rows of a phase plane end at ceil((in_h + 2*pad_h)/s)*row.
+  const std::int64_t reads = s.qv + ((kh - 1) / stride) * s.row + (kw - 1) / stride;
+  const std::int64_t rows = (in_h + 2 * pad_h + stride - 1) / stride;
+  s.phase_plane = static_cast<std::int64_t>(round_up16(static_cast<std::size_t>(std::max(reads, rows * s.row))));
+  s.in_plane = stride * stride * s.phase_plane;
+  for (std::int64_t ky = 0; ky < kh; ++ky) {
+    for (std::int64_t kx = 0; kx < kw; ++kx) {
+      const std::int64_t phase = (ky % stride) * stride + kx % stride;
+      s.tap_offset[static_cast<std::size_t>(ky * kw + kx)] =
+          phase * s.phase_plane + (ky / stride) * s.row + kx / stride;
+    }
+  }
   return s;
 }
 
@@ -60,7 +73,48 @@ inline void copy_row(const float* src, float* dst, std::int64_t n, bool relu) {
 
 }  // namespace
 
+namespace {
+
+/// pad_input for stride > 1: phase plane (a, b) row i holds padded row s*i + a, columns s*j + b.
+void pad_input_phases(const WideConvShape& s, const float* x, float* xpad, bool relu) {
+  const std::int64_t st = s.stride;
+  const std::int64_t rows = s.phase_plane / s.row;  // rows that fit, a superset of the written ones
+  for (std::int64_t c = 0; c < s.cin; ++c) {
+    const float* src = x + c * s.in_h * s.in_w;
+    for (std::int64_t a = 0; a < st; ++a) {
+      for (std::int64_t b = 0; b < st; ++b) {
+        float* dst = xpad + c * s.in_plane + (a * st + b) * s.phase_plane;
+        // Phase columns j whose input column s*j + b - pad_w lies in [0, in_w).
+        const std::int64_t lo = std::clamp<std::int64_t>((s.pad_w - b + st - 1) / st, 0, s.row);
+        const std::int64_t hi = std::clamp<std::int64_t>((s.in_w + s.pad_w - b + st - 1) / st, lo, s.row);
+        for (std::int64_t i = 0; i < rows; ++i) {
+          float* out = dst + i * s.row;
+          const std::int64_t y = st * i + a - s.pad_h;
+          if (y < 0 || y >= s.in_h) {
+            zero(out, s.row);
+            continue;
+          }
+          const float* in = src + y * s.in_w + b - s.pad_w;
+          zero(out, lo);
+          for (std::int64_t j = lo; j < hi; ++j) {
+            const float v = in[st * j];
+            out[j] = relu && v < 0.0f ? 0.0f : v;
+          }
+          zero(out + hi, s.row - hi);
+        }
+        zero(dst + rows * s.row, s.phase_plane - rows * s.row);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void pad_input(const WideConvShape& s, const float* x, float* xpad, bool relu) {
+  if (s.stride > 1) {
+    pad_input_phases(s, x, xpad, relu);
+    return;
+  }
   for (std::int64_t c = 0; c < s.cin; ++c) {
     float* dst = xpad + c * s.in_plane;
     const float* src = x + c * s.in_h * s.in_w;
@@ -169,11 +223,11 @@ void with_block(std::int64_t value, F&& f) {
 /// Offsets of im2col rows k0 .. k0+NK-1 in a padded sample.
 template <int NK>
 void row_offsets(const WideConvShape& s, std::int64_t k0, std::int64_t* offset) {
-  const std::int64_t taps = s.kh * s.kw;
+  const std::int64_t taps = s.taps();
   for (int t = 0; t < NK; ++t) {
     const std::int64_t k = k0 + t;
     const std::int64_t tap = k % taps;
-    offset[t] = (k / taps) * s.in_plane + (tap / s.kw) * s.row + tap % s.kw;
+    offset[t] = (k / taps) * s.in_plane + s.tap_offset[static_cast<std::size_t>(tap)];
   }
 }
 
@@ -205,19 +259,19 @@ ALPHAX_AVX512 void wide_forward_block(const WideConvShape& s, const float* xpad,
     for (int v = 0; v < NR; ++v) acc[i][v] = _mm512_setzero_ps();
   }
   const float* a = wt + co0;
+  const std::int64_t taps = s.taps();
   for (std::int64_t ci = 0; ci < s.cin; ++ci) {
-    for (std::int64_t ky = 0; ky < s.kh; ++ky) {
-      const float* b_row = xpad + ci * s.in_plane + ky * s.row + j0;
-      for (std::int64_t kx = 0; kx < s.kw; ++kx, a += s.cout) {
-        __m512 b[NR];
+    const float* channel = xpad + ci * s.in_plane + j0;
+    for (std::int64_t tap = 0; tap < taps; ++tap, a += s.cout) {
+      const float* b_row = channel + s.tap_offset[static_cast<std::size_t>(tap)];
+      __m512 b[NR];
 #pragma GCC unroll 4
-        for (int v = 0; v < NR; ++v) b[v] = _mm512_loadu_ps(b_row + kx + 16 * v);
+      for (int v = 0; v < NR; ++v) b[v] = _mm512_loadu_ps(b_row + 16 * v);
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) {
-          const __m512 w = _mm512_set1_ps(a[i]);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 w = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 4
-          for (int v = 0; v < NR; ++v) acc[i][v] = _mm512_fmadd_ps(w, b[v], acc[i][v]);
-        }
+        for (int v = 0; v < NR; ++v) acc[i][v] = _mm512_fmadd_ps(w, b[v], acc[i][v]);
       }
     }
   }
@@ -280,19 +334,19 @@ ALPHAX_AVX512 void cl_forward_block(const WideConvShape& s, const float* x, cons
     for (int c = 0; c < CV; ++c) acc[r][c] = _mm512_setzero_ps();
   }
   const float* a = wt + co0;
+  const std::int64_t taps = s.taps();
   for (std::int64_t ci = 0; ci < s.cin; ++ci) {
-    for (std::int64_t ky = 0; ky < s.kh; ++ky) {
-      const float* b_row = x + ci * s.in_plane + ky * s.row;
-      for (std::int64_t kx = 0; kx < s.kw; ++kx, a += s.cout) {
-        __m512 w[CV];
+    const float* channel = x + ci * s.in_plane;
+    for (std::int64_t tap = 0; tap < taps; ++tap, a += s.cout) {
+      const float* b_row = channel + s.tap_offset[static_cast<std::size_t>(tap)];
+      __m512 w[CV];
 #pragma GCC unroll 4
-        for (int c = 0; c < CV; ++c) w[c] = _mm512_load_ps(a + 16 * c);
+      for (int c = 0; c < CV; ++c) w[c] = _mm512_load_ps(a + 16 * c);
 #pragma GCC unroll 8
-        for (int r = 0; r < PR; ++r) {
-          const __m512 b = _mm512_set1_ps(b_row[kx + r]);
+      for (int r = 0; r < PR; ++r) {
+        const __m512 b = _mm512_set1_ps(b_row[r]);
 #pragma GCC unroll 4
-          for (int c = 0; c < CV; ++c) acc[r][c] = _mm512_fmadd_ps(b, w[c], acc[r][c]);
-        }
+        for (int c = 0; c < CV; ++c) acc[r][c] = _mm512_fmadd_ps(b, w[c], acc[r][c]);
       }
     }
   }

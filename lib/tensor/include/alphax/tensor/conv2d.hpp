@@ -5,8 +5,8 @@
 /// Shapes: x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout], y [N, Cout, OH, OW] with
 /// OH = (H + 2*padding - KH) / stride + 1. Samples run in parallel over OpenMP threads. Two
 /// algorithms (ConvAlgorithm): im2col + single-threaded BLAS GEMM for every case, and for float
-/// stride-1 convolutions on AVX-512 CPUs direct kernels that read a zero-padded copy of each sample.
-/// Results do not depend on the number of threads.
+/// convolutions on AVX-512 CPUs direct kernels that read a zero-padded copy of each sample.
+/// Results are bitwise the same for every number of threads.
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -20,8 +20,9 @@ namespace alphax::tensor {
 enum class ConvAlgorithm {
   kAuto,    ///< kDirect where it applies and is faster (kernels larger than 1x1), otherwise kGemm
   kGemm,    ///< im2col (a 1x1 convolution reads the input itself) and BLAS GEMM: every case
-  kDirect,  ///< AVX-512 kernels over a zero-padded copy (no im2col): float, stride 1, padding < kernel size,
-            ///< a CPU with AVX-512F (conv2d_direct_available)
+  kDirect,  ///< AVX-512 kernels over a zero-padded copy (no im2col): float, padding < kernel size, at most
+            ///< 64 kernel taps, a CPU with AVX-512F (conv2d_direct_available); a strided convolution's dx
+            ///< still uses GEMM
 };
 
 /// \brief Stride and zero padding of a convolution (the kernel size comes from the weight's shape).
