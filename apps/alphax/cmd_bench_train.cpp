@@ -269,6 +269,7 @@ void compare_optimizers(const BenchTrainOptions& o, const BenchInput& input) {
   }
   // The summary covers every run of the seed set present in the directory (runs may come from
   // several invocations, e.g. one --only-seed per cpu-exclusive slot).
+  std::ofstream(fs::path(o.out) / "target.txt") << input.bench.target_accuracy << '\n';  // for the plot
   std::ofstream csv(fs::path(o.out) / "summary.csv");
   csv << "optimizer,seeds,reached,seconds_to_target_mean,epochs_to_target_mean,final_accuracy_mean\n";
   std::map<std::string, double> seconds_mean;
