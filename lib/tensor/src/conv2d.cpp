@@ -20,6 +20,7 @@ struct ConvGeometry {
   std::int64_t cout, kh, kw;  // weight
   std::int64_t oh, ow;        // output
   std::int64_t stride, pad;
+  bool relu = false;  // the convolution reads max(x, 0) (Conv2dParams::input_activation)
   [[nodiscard]] std::int64_t k() const { return cin * kh * kw; }       // GEMM inner dimension
   [[nodiscard]] std::int64_t p() const { return oh * ow; }             // output pixels per sample
   [[nodiscard]] bool direct() const { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
@@ -38,7 +39,7 @@ ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight
                             weight.to_string() + ")");
   }
   ConvGeometry g{input[0], input[1], input[2], input[3], weight[0], weight[2], weight[3], 0, 0,
-                 params.stride, params.padding};
+                 params.stride, params.padding, params.input_activation == Activation::kRelu};
   const std::int64_t span_h = g.h + 2 * g.pad - g.kh;
   const std::int64_t span_w = g.w + 2 * g.pad - g.kw;
   if (span_h < 0 || span_w < 0) {
@@ -67,13 +68,13 @@ constexpr std::int64_t kMinWideOutputWidth = 14;
 /// column matrix is one contiguous slice of the zero-padded sample and im2col is a memcpy per row.
 struct ConvPlan {
   bool wide = false;
-  bool input_direct = false;   // 1x1, stride 1, no padding, one sample: GEMM reads x itself
+  bool input_direct = false;   // 1x1, stride 1, no padding, one sample, no ReLU: GEMM reads x itself
   bool output_direct = false;  // one sample and row_len == OW: GEMM writes y itself
   std::int64_t row_len = 0, q = 0, chunk = 1;
   std::int64_t padded_plane = 0;  // elements per channel of the padded sample (wide)
   // Per-thread workspace slices, in elements (each a multiple of 16).
-  std::size_t xpad = 0, cols = 0, ybuf = 0;
-  [[nodiscard]] std::size_t total() const { return xpad + cols + ybuf; }
+  std::size_t xpad = 0, cols = 0, ybuf = 0, dxbuf = 0;
+  [[nodiscard]] std::size_t total() const { return xpad + cols + ybuf + dxbuf; }
 };
 
 ConvPlan make_plan(const ConvGeometry& g) {
@@ -86,7 +87,7 @@ ConvPlan make_plan(const ConvGeometry& g) {
   // At most one chunk per weight-gradient block's share of samples, independent of the thread count.
   const std::int64_t per_block = (g.n + kWeightGradBlocks - 1) / kWeightGradBlocks;
   plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1, std::max<std::int64_t>(per_block, 1));
-  plan.input_direct = one_by_one && plan.chunk == 1;
+  plan.input_direct = one_by_one && plan.chunk == 1 && !g.relu;
   plan.output_direct = plan.chunk == 1 && plan.row_len == g.ow;
   const bool needs_pad = plan.wide && !(g.pad == 0 && g.kh == 1 && g.kw == 1);
   plan.padded_plane = needs_pad ? (g.h + 2 * g.pad) * plan.row_len + (g.kw - 1) : g.h * g.w;
@@ -94,11 +95,45 @@ ConvPlan make_plan(const ConvGeometry& g) {
   plan.xpad = plan.wide && !plan.input_direct ? round_up16(static_cast<std::size_t>(g.cin * plan.padded_plane)) : 0;
   plan.cols = plan.input_direct ? 0 : round_up16(static_cast<std::size_t>(g.k() * plan.chunk * plan.q));
   plan.ybuf = plan.output_direct ? 0 : round_up16(static_cast<std::size_t>(g.cout * plan.chunk * plan.q));
+  // With a fused input ReLU, dx of one sample is formed here and then masked into the caller's dx.
+  plan.dxbuf = g.relu ? round_up16(static_cast<std::size_t>(g.cin * g.h * g.w)) : 0;
   return plan;
 }
 
+/// Below this many multiply-adds a convolution runs on one thread: forking costs more, and a thread
+/// that the OS has descheduled would stall the others at every barrier.
+constexpr std::int64_t kParallelMultiplyAdds = 1 << 20;
+
 int thread_count(const ConvGeometry& g) {
+  if (g.n * g.cout * g.k() * g.p() < kParallelMultiplyAdds) return 1;
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(omp_get_max_threads(), g.n)));
+}
+
+/// dst[i] = src[i], or max(src[i], 0) with `relu`.
+template <typename T>
+void copy_values(const T* src, T* dst, std::int64_t n, bool relu) {
+  if (relu) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+      const T v = src[i];
+      dst[i] = v > T{0} ? v : T{0};
+    }
+  } else {
+    std::copy(src, src + n, dst);
+  }
+}
+
+/// dx (+)= (x > 0 ? d : 0): the gradient through a fused input ReLU.
+template <typename T>
+void relu_mask_into(const T* x, const T* d, T* dx, std::int64_t n, GradMode mode) {
+  const bool add = mode == GradMode::kAdd;
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T v = d[i];
+    const T in = x[i];
+    const T old = add ? dx[i] : T{0};
+    dx[i] = old + (in > T{0} ? v : T{0});
+  }
 }
 
 /// Unfolds one sample x [Cin, H, W] into col [Cin*KH*KW, OH*OW] (rows ld apart) (zero where the window is padding).
@@ -122,9 +157,12 @@ void im2col(const ConvGeometry& g, const T* x, T* col, std::int64_t ld) {
           const std::int64_t base = iy * g.w - g.pad + kx;  // x offset of output column 0
           std::fill(out, out + lo, T{0});
           if (g.stride == 1) {
-            std::copy(xc + base + lo, xc + base + hi, out + lo);
+            copy_values(xc + base + lo, out + lo, hi - lo, g.relu);
           } else {
-            for (std::int64_t ox = lo; ox < hi; ++ox) out[ox] = xc[base + ox * g.stride];
+            for (std::int64_t ox = lo; ox < hi; ++ox) {
+              const T v = xc[base + ox * g.stride];
+              out[ox] = g.relu && v < T{0} ? T{0} : v;
+            }
           }
           std::fill(out + hi, out + g.ow, T{0});
         }
@@ -171,7 +209,7 @@ void pad_sample(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad
     std::fill(dst, dst + g.pad * wp + g.pad, T{0});
     for (std::int64_t y = 0; y < g.h; ++y) {
       T* row = dst + (y + g.pad) * wp + g.pad;
-      std::copy(src + y * g.w, src + (y + 1) * g.w, row);
+      copy_values(src + y * g.w, row, g.w, g.relu);
       // right padding of this row and left padding of the next one
       std::fill(row + g.w, row + g.w + 2 * g.pad, T{0});
     }
@@ -193,7 +231,7 @@ void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* x
       for (std::int64_t ky = 0; ky < g.kh; ++ky) {
         for (std::int64_t kx = 0; kx < g.kw; ++kx) {
           const T* from = src + c * plan.padded_plane + ky * plan.row_len + kx;
-          std::copy(from, from + plan.q, col + ((c * g.kh + ky) * g.kw + kx) * ld);
+          copy_values(from, col + ((c * g.kh + ky) * g.kw + kx) * ld, plan.q, g.relu && !needs_pad);
         }
       }
     }
@@ -253,7 +291,7 @@ namespace {
 /// True when dx is computed as a stride-1 convolution of dy with the flipped, transposed kernel
 /// (the same efficient GEMM shape as the forward pass) instead of W^T * dy plus col2im.
 bool dx_by_transposed_conv(const ConvGeometry& g) {
-  return g.stride == 1 && g.kh == g.kw && g.kh > 1 && g.pad <= g.kh - 1;
+  return g.stride == 1 && g.kh == g.kw && g.kh > 1 && g.pad <= g.kh - 1 && !g.relu;
 }
 
 /// The convolution dx = conv(dy, flip(W)^T) with padding KH-1-pad.
@@ -446,7 +484,7 @@ void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, 
     float* y_wide = xpad + p.fwd.padded_size();
 #pragma omp for schedule(static)
     for (std::int64_t n = 0; n < g.n; ++n) {
-      detail::pad_input(p.fwd, x + n * in_size, xpad, false);
+      detail::pad_input(p.fwd, x + n * in_size, xpad, g.relu);
       if (p.forward_cl) {
         detail::direct_conv_forward_cl(p.fwd, xpad, ws, y_wide);
         detail::narrow_channels_last(p.fwd, y_wide, bias, y + n * out_size, false);
@@ -481,7 +519,7 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
         const std::int64_t count = std::min(p.group, end - n0);
         for (std::int64_t s = 0; s < count; ++s) {
           const std::int64_t n = n0 + s;
-          detail::pad_input(p.fwd, x + n * in_size, xpad + s * p.fwd.padded_size(), false);
+          detail::pad_input(p.fwd, x + n * in_size, xpad + s * p.fwd.padded_size(), g.relu);
           if (p.forward_cl) {
             detail::to_channels_last(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
           } else {
@@ -489,12 +527,13 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
           }
           if (dx == nullptr) continue;
           detail::pad_input(p.trans, dy + n * out_size, dy_pad, false);
+          const float* mask = g.relu ? x + n * in_size : nullptr;  // gradient through the fused ReLU
           if (p.dx_cl) {
             detail::direct_conv_forward_cl(p.trans, dy_pad, ws, dx_wide);
-            detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd);
+            detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
           } else {
             detail::direct_conv_forward(p.trans, dy_pad, ws, dx_wide);
-            detail::narrow_output(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd);
+            detail::narrow_output(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
           }
         }
         if (p.forward_cl) {
@@ -646,7 +685,14 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* 
         // dcols [K, count*q] = W^T [K, Cout] * dy [Cout, count*q], then fold back onto each sample.
         detail::gemm(true, false, k, ld, g.cout, T{1}, weight, k, dyt, ld, T{0}, col, ld);
         for (std::int64_t s = 0; s < count; ++s) {
-          fold_columns(g, plan, col + s * plan.q, ld, xpad, dx + (n0 + s) * in_size, mode);
+          T* dx_n = dx + (n0 + s) * in_size;
+          if (g.relu) {
+            T* dxbuf = ybuf + plan.ybuf;
+            fold_columns(g, plan, col + s * plan.q, ld, xpad, dxbuf, GradMode::kWrite);
+            relu_mask_into(x + (n0 + s) * in_size, dxbuf, dx_n, in_size, mode);
+          } else {
+            fold_columns(g, plan, col + s * plan.q, ld, xpad, dx_n, mode);
+          }
         }
       }
     }

@@ -6,7 +6,7 @@
 
 #include "check.hpp"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ALPHAX_NO_AVX512_KERNELS)
 #include <immintrin.h>
 #define ALPHAX_HAVE_AVX512_KERNELS 1
 // Only these functions use AVX-512; the rest of the library stays baseline x86-64, and callers
@@ -142,41 +142,36 @@ void widen_output(const WideConvShape& s, const float* dy, float* dy_wide) {
   }
 }
 
-void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y, bool accumulate) {
+namespace {
+
+/// dst[i] (+)= src[i] + b, where mask (if any) is > 0; elsewhere dst[i] = 0 (or unchanged when accumulating).
+inline void store_row(const float* src, float b, const float* mask, bool accumulate, float* dst, std::int64_t n) {
+  if (mask != nullptr) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float v = src[i] + b;
+      const float m = mask[i];
+      const float old = accumulate ? dst[i] : 0.0f;
+      dst[i] = old + (m > 0.0f ? v : 0.0f);
+    }
+  } else if (accumulate) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i] + b;
+  } else {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i] + b;
+  }
+}
+
+}  // namespace
+
+void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y, bool accumulate,
+                   const float* mask) {
   for (std::int64_t c = 0; c < s.cout; ++c) {
     const float b = bias != nullptr ? bias[c] : 0.0f;
     for (std::int64_t oy = 0; oy < s.out_h; ++oy) {
-      const float* src = y_wide + c * s.qv + oy * s.row;
-      float* dst = y + (c * s.out_h + oy) * s.out_w;
-      if (accumulate) {
-#pragma omp simd
-        for (std::int64_t i = 0; i < s.out_w; ++i) dst[i] += src[i] + b;
-      } else {
-#pragma omp simd
-        for (std::int64_t i = 0; i < s.out_w; ++i) dst[i] = src[i] + b;
-      }
-    }
-  }
-}
-
-void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl) {
-  const std::int64_t pixels = s.out_h * s.out_w;
-  for (std::int64_t p = 0; p < pixels; ++p) {
-    float* out = dy_cl + p * s.cout;
-    for (std::int64_t c = 0; c < s.cout; ++c) out[c] = dy[c * pixels + p];
-  }
-}
-
-void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate) {
-  const std::int64_t pixels = s.out_h * s.out_w;
-  for (std::int64_t c = 0; c < s.cout; ++c) {
-    const float b = bias != nullptr ? bias[c] : 0.0f;
-    float* out = y + c * pixels;
-    const float* in = y_cl + c;
-    if (accumulate) {
-      for (std::int64_t p = 0; p < pixels; ++p) out[p] += in[p * s.cout] + b;
-    } else {
-      for (std::int64_t p = 0; p < pixels; ++p) out[p] = in[p * s.cout] + b;
+      const std::int64_t at = (c * s.out_h + oy) * s.out_w;
+      store_row(y_wide + c * s.qv + oy * s.row, b, mask != nullptr ? mask + at : nullptr, accumulate, y + at, s.out_w);
     }
   }
 }
@@ -246,6 +241,68 @@ ALPHAX_AVX512 inline float lane_sum(__m512 v) {
   v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
   return _mm512_cvtss_f32(v);
+}
+
+/// Transposes the 16x16 block held in r (row i = r[i]) in place.
+ALPHAX_AVX512 inline void transpose16(__m512* r) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+      t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+  }
+}
+
+
+/// to[j*ld_to + i] = from[i*ld_from + j] for 16 rows i and the m columns j in `mask`.
+ALPHAX_AVX512 void transpose_in(__mmask16 mask, const float* from, std::int64_t ld_from, std::int64_t m, float* to,
+                                std::int64_t ld_to) {
+  __m512 r[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_maskz_loadu_ps(mask, from + i * ld_from);
+  transpose16(r);
+  for (std::int64_t j = 0; j < m; ++j) _mm512_store_ps(to + j * ld_to, r[j]);
+}
+
+/// to[i*ld_to + j] (+)= from[j*ld_from + i] + bias[i] for 16 rows i and the m columns j in `mask`,
+/// only where relu_mask[i*ld_to + j] > 0 when relu_mask is given (0 or unchanged elsewhere).
+ALPHAX_AVX512 void transpose_out(__mmask16 mask, const float* from, std::int64_t ld_from, std::int64_t m,
+                                 const float* bias, bool accumulate, const float* relu_mask, float* to,
+                                 std::int64_t ld_to) {
+  __m512 r[16];
+  for (std::int64_t j = 0; j < 16; ++j) r[j] = j < m ? _mm512_load_ps(from + j * ld_from) : _mm512_setzero_ps();
+  transpose16(r);
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) {
+    __m512 v = r[i];
+    if (bias != nullptr) v = _mm512_add_ps(v, _mm512_set1_ps(bias[i]));
+    if (relu_mask != nullptr) {
+      const __m512 gate = _mm512_maskz_loadu_ps(mask, relu_mask + i * ld_to);
+      v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(gate, _mm512_setzero_ps(), _CMP_GT_OQ), v);
+    }
+    if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, to + i * ld_to));
+    _mm512_mask_storeu_ps(to + i * ld_to, mask, v);
+  }
 }
 
 /// Wide forward block: MR output channels from co0, NR vectors of wide positions from j0.
@@ -401,6 +458,31 @@ ALPHAX_AVX512 void cl_weight_grad_block(const WideConvShape& s, std::int64_t cou
 
 }  // namespace
 
+// Channels-last layouts are used only for channel counts that are multiples of 16.
+void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl) {
+  const std::int64_t pixels = s.out_h * s.out_w;
+  for (std::int64_t p0 = 0; p0 < pixels; p0 += 16) {
+    const std::int64_t m = std::min<std::int64_t>(16, pixels - p0);
+    const auto mask = static_cast<__mmask16>((1u << m) - 1u);
+    for (std::int64_t c0 = 0; c0 < s.cout; c0 += 16) {
+      transpose_in(mask, dy + c0 * pixels + p0, pixels, m, dy_cl + p0 * s.cout + c0, s.cout);
+    }
+  }
+}
+
+void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate,
+                          const float* relu_mask) {
+  const std::int64_t pixels = s.out_h * s.out_w;
+  for (std::int64_t p0 = 0; p0 < pixels; p0 += 16) {
+    const std::int64_t m = std::min<std::int64_t>(16, pixels - p0);
+    const auto mask = static_cast<__mmask16>((1u << m) - 1u);
+    for (std::int64_t c0 = 0; c0 < s.cout; c0 += 16) {
+      transpose_out(mask, y_cl + p0 * s.cout + c0, s.cout, m, bias != nullptr ? bias + c0 : nullptr, accumulate,
+                    relu_mask != nullptr ? relu_mask + c0 * pixels + p0 : nullptr, y + c0 * pixels + p0, pixels);
+    }
+  }
+}
+
 void direct_conv_forward(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide) {
   const std::int64_t vectors = s.qv / 16;
   for (std::int64_t v0 = 0; v0 < vectors; v0 += kWideVectors) {
@@ -469,6 +551,29 @@ void direct_conv_weight_grad_cl(const WideConvShape& s, std::int64_t count, cons
 #else
 
 bool direct_conv_supported() noexcept { return false; }
+
+void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl) {
+  const std::int64_t pixels = s.out_h * s.out_w;
+  for (std::int64_t p = 0; p < pixels; ++p) {
+    float* out = dy_cl + p * s.cout;
+    for (std::int64_t c = 0; c < s.cout; ++c) out[c] = dy[c * pixels + p];
+  }
+}
+
+void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate,
+                          const float* mask) {
+  const std::int64_t pixels = s.out_h * s.out_w;
+  for (std::int64_t c = 0; c < s.cout; ++c) {
+    const float b = bias != nullptr ? bias[c] : 0.0f;
+    for (std::int64_t p = 0; p < pixels; ++p) {
+      const float v = y_cl[p * s.cout + c] + b;
+      float& out = y[c * pixels + p];
+      const float base = accumulate ? out : 0.0f;
+      out = (mask == nullptr || mask[c * pixels + p] > 0.0f) ? base + v : base;
+    }
+  }
+}
+
 
 void direct_conv_forward(const WideConvShape&, const float*, const float*, float*) {
   fail("direct_conv_forward", "this build has no AVX-512 kernels; use ConvAlgorithm::kGemm");

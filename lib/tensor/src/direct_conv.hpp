@@ -59,8 +59,10 @@ void pad_input(const WideConvShape& s, const float* x, float* xpad, bool relu);
 void widen_output(const WideConvShape& s, const float* dy, float* dy_wide);
 
 /// \brief y [cout, out_h, out_w] = (or +=, with `accumulate`) the valid positions of y_wide
-/// [cout][qv], plus bias[co] when bias is not null.
-void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y, bool accumulate);
+/// [cout][qv], plus bias[co] when bias is not null; where `mask` (same shape as y) is given, only
+/// positions with mask > 0 receive a value (the others 0 or unchanged): a ReLU's gradient.
+void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y, bool accumulate,
+                   const float* mask = nullptr);
 
 /// \brief y_wide[co*qv + j] = sum over k of wt[k*cout + co] * xpad[offset(k) + j], for j < qv.
 /// wt is the weight transposed to [K][cout]. Requires direct_conv_supported().
@@ -77,8 +79,9 @@ void direct_conv_weight_grad(const WideConvShape& s, std::int64_t count, const f
 void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl);
 
 /// \brief y [cout, out_h, out_w] = (or +=, with `accumulate`) the transpose of y_cl
-/// [out_h*out_w][cout], plus bias[co] when bias is not null.
-void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate);
+/// [out_h*out_w][cout], plus bias[co] when bias is not null, masked as in narrow_output.
+void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate,
+                          const float* mask = nullptr);
 
 /// \brief Channels-last forward, for cout a multiple of 16: y_cl[p*cout + co] = sum over k of
 /// wt[k*cout + co] * xpad[offset(k) + oy*row + ox] for every output pixel p = oy*out_w + ox.

@@ -30,6 +30,9 @@ struct Conv2dParams {
   std::int64_t stride = 1;                        ///< same stride along H and W, >= 1
   std::int64_t padding = 0;                       ///< zero padding on every side, >= 0
   ConvAlgorithm algorithm = ConvAlgorithm::kAuto;  ///< kAuto picks the fastest that applies
+  /// kRelu: the convolution reads max(x, 0) instead of x (NAS-Bench-201's ReLU-conv-BN without a
+  /// ReLU pass or buffer); backward then returns the gradient with respect to x (zero where x <= 0).
+  Activation input_activation = Activation::kNone;
 };
 
 /// \brief True when ConvAlgorithm::kDirect applies to a float convolution of these shapes on this CPU.
