@@ -50,33 +50,64 @@ WideConvShape make_wide_conv_shape(std::int64_t cin, std::int64_t in_h, std::int
   return s;
 }
 
-namespace {
+#if defined(ALPHAX_HAVE_AVX512_KERNELS)
 
-// Rows here are short (7 to 32 floats): plain loops beat memcpy/memset calls per row.
-inline void zero(float* dst, std::int64_t n) {
-#pragma omp simd
-  for (std::int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
+bool direct_conv_supported() noexcept {
+  static const bool supported = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return supported;
 }
 
-inline void copy_row(const float* src, float* dst, std::int64_t n, bool relu) {
-  if (relu) {
-#pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) {
-      const float v = src[i];
-      dst[i] = v > 0.0f ? v : 0.0f;
-    }
-  } else {
-#pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
+namespace {
+
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused merge source, which it then
+// reports as uninitialised (GCC bug 105593); the value is never read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+// Row helpers. Rows are short (7 to 32 floats) and a ReLU mask is random: full vectors plus one
+// masked vector per row, no scalar tails and no branches on the data.
+
+ALPHAX_AVX512 inline __mmask16 tail_mask(std::int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+ALPHAX_AVX512 inline void zero(float* dst, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; i += 16) _mm512_mask_storeu_ps(dst + i, tail_mask(n - i), _mm512_setzero_ps());
+}
+
+ALPHAX_AVX512 inline void copy_row(const float* src, float* dst, std::int64_t n, bool relu) {
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(m, src + i);
+    if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(dst + i, m, v);
   }
 }
 
-}  // namespace
-
-namespace {
+/// dst[i] (+)= src[i] + b where gate (if any) is > 0; elsewhere dst[i] = 0 (or unchanged when accumulating).
+ALPHAX_AVX512 inline void store_row(const float* src, float b, const float* gate, bool accumulate, float* dst,
+                                    std::int64_t n) {
+  const __m512 bias = _mm512_set1_ps(b);
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), bias);
+    if (gate != nullptr) {
+      const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+      v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_GT_OQ), v);
+    }
+    if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, dst + i));
+    _mm512_mask_storeu_ps(dst + i, m, v);
+  }
+}
 
 /// pad_input for stride > 1: phase plane (a, b) row i holds padded row s*i + a, columns s*j + b.
-void pad_input_phases(const WideConvShape& s, const float* x, float* xpad, bool relu) {
+ALPHAX_AVX512 void pad_input_phases(const WideConvShape& s, const float* x, float* xpad, bool relu) {
   const std::int64_t st = s.stride;
   const std::int64_t rows = s.phase_plane / s.row;  // rows that fit, a superset of the written ones
   for (std::int64_t c = 0; c < s.cin; ++c) {
@@ -98,7 +129,7 @@ void pad_input_phases(const WideConvShape& s, const float* x, float* xpad, bool 
           zero(out, lo);
           for (std::int64_t j = lo; j < hi; ++j) {
             const float v = in[st * j];
-            out[j] = relu && v < 0.0f ? 0.0f : v;
+            out[j] = relu ? std::max(v, 0.0f) : v;
           }
           zero(out + hi, s.row - hi);
         }
@@ -110,7 +141,7 @@ void pad_input_phases(const WideConvShape& s, const float* x, float* xpad, bool 
 
 }  // namespace
 
-void pad_input(const WideConvShape& s, const float* x, float* xpad, bool relu) {
+ALPHAX_AVX512 void pad_input(const WideConvShape& s, const float* x, float* xpad, bool relu) {
   if (s.stride > 1) {
     pad_input_phases(s, x, xpad, relu);
     return;
@@ -129,7 +160,7 @@ void pad_input(const WideConvShape& s, const float* x, float* xpad, bool relu) {
   }
 }
 
-void widen_output(const WideConvShape& s, const float* dy, float* dy_wide) {
+ALPHAX_AVX512 void widen_output(const WideConvShape& s, const float* dy, float* dy_wide) {
   for (std::int64_t c = 0; c < s.cout; ++c) {
     float* dst = dy_wide + c * s.qv;
     const float* src = dy + c * s.out_h * s.out_w;
@@ -142,30 +173,7 @@ void widen_output(const WideConvShape& s, const float* dy, float* dy_wide) {
   }
 }
 
-namespace {
-
-/// dst[i] (+)= src[i] + b, where mask (if any) is > 0; elsewhere dst[i] = 0 (or unchanged when accumulating).
-inline void store_row(const float* src, float b, const float* mask, bool accumulate, float* dst, std::int64_t n) {
-  if (mask != nullptr) {
-#pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) {
-      const float v = src[i] + b;
-      const float m = mask[i];
-      const float old = accumulate ? dst[i] : 0.0f;
-      dst[i] = old + (m > 0.0f ? v : 0.0f);
-    }
-  } else if (accumulate) {
-#pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i] + b;
-  } else {
-#pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i] + b;
-  }
-}
-
-}  // namespace
-
-void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y, bool accumulate,
+ALPHAX_AVX512 void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y, bool accumulate,
                    const float* mask) {
   for (std::int64_t c = 0; c < s.cout; ++c) {
     const float b = bias != nullptr ? bias[c] : 0.0f;
@@ -176,17 +184,8 @@ void narrow_output(const WideConvShape& s, const float* y_wide, const float* bia
   }
 }
 
-#if defined(ALPHAX_HAVE_AVX512_KERNELS)
-
-bool direct_conv_supported() noexcept {
-  static const bool supported = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return supported;
-}
-
 namespace {
+
 
 // Register blocking (accumulators in zmm registers, at most 28 of the 32):
 // pixel-vectorised ("wide") kernels: forward kWideRows output channels x kWideVectors*16 wide
@@ -225,14 +224,6 @@ void row_offsets(const WideConvShape& s, std::int64_t k0, std::int64_t* offset) 
     offset[t] = (k / taps) * s.in_plane + s.tap_offset[static_cast<std::size_t>(tap)];
   }
 }
-
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused merge source, which it then
-// reports as uninitialised (GCC bug 105593); the value is never read.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 /// The sum of the 16 lanes.
 ALPHAX_AVX512 inline float lane_sum(__m512 v) {
@@ -459,7 +450,7 @@ ALPHAX_AVX512 void cl_weight_grad_block(const WideConvShape& s, std::int64_t cou
 }  // namespace
 
 // Channels-last layouts are used only for channel counts that are multiples of 16.
-void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl) {
+ALPHAX_AVX512 void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl) {
   const std::int64_t pixels = s.out_h * s.out_w;
   for (std::int64_t p0 = 0; p0 < pixels; p0 += 16) {
     const std::int64_t m = std::min<std::int64_t>(16, pixels - p0);
@@ -470,7 +461,7 @@ void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl) {
   }
 }
 
-void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate,
+ALPHAX_AVX512 void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate,
                           const float* relu_mask) {
   const std::int64_t pixels = s.out_h * s.out_w;
   for (std::int64_t p0 = 0; p0 < pixels; p0 += 16) {
@@ -552,45 +543,38 @@ void direct_conv_weight_grad_cl(const WideConvShape& s, std::int64_t count, cons
 
 bool direct_conv_supported() noexcept { return false; }
 
-void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl) {
-  const std::int64_t pixels = s.out_h * s.out_w;
-  for (std::int64_t p = 0; p < pixels; ++p) {
-    float* out = dy_cl + p * s.cout;
-    for (std::int64_t c = 0; c < s.cout; ++c) out[c] = dy[c * pixels + p];
-  }
+namespace {
+[[noreturn]] void no_kernels(const char* where) {
+  fail(where, "this build has no AVX-512 kernels (direct_conv_supported() is false); use ConvAlgorithm::kGemm");
 }
+}  // namespace
 
-void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate,
-                          const float* mask) {
-  const std::int64_t pixels = s.out_h * s.out_w;
-  for (std::int64_t c = 0; c < s.cout; ++c) {
-    const float b = bias != nullptr ? bias[c] : 0.0f;
-    for (std::int64_t p = 0; p < pixels; ++p) {
-      const float v = y_cl[p * s.cout + c] + b;
-      float& out = y[c * pixels + p];
-      const float base = accumulate ? out : 0.0f;
-      out = (mask == nullptr || mask[c * pixels + p] > 0.0f) ? base + v : base;
-    }
-  }
+void pad_input(const WideConvShape&, const float*, float*, bool) { no_kernels("pad_input"); }
+void widen_output(const WideConvShape&, const float*, float*) { no_kernels("widen_output"); }
+void narrow_output(const WideConvShape&, const float*, const float*, float*, bool, const float*) {
+  no_kernels("narrow_output");
 }
-
+void to_channels_last(const WideConvShape&, const float*, float*) { no_kernels("to_channels_last"); }
+void narrow_channels_last(const WideConvShape&, const float*, const float*, float*, bool, const float*) {
+  no_kernels("narrow_channels_last");
+}
 
 void direct_conv_forward(const WideConvShape&, const float*, const float*, float*) {
-  fail("direct_conv_forward", "this build has no AVX-512 kernels; use ConvAlgorithm::kGemm");
+  no_kernels("direct_conv_forward");
 }
 
 void direct_conv_weight_grad(const WideConvShape&, std::int64_t, const float*, std::int64_t, const float*,
                              std::int64_t, bool, float*) {
-  fail("direct_conv_weight_grad", "this build has no AVX-512 kernels; use ConvAlgorithm::kGemm");
+  no_kernels("direct_conv_weight_grad");
 }
 
 void direct_conv_forward_cl(const WideConvShape&, const float*, const float*, float*) {
-  fail("direct_conv_forward_cl", "this build has no AVX-512 kernels; use ConvAlgorithm::kGemm");
+  no_kernels("direct_conv_forward_cl");
 }
 
 void direct_conv_weight_grad_cl(const WideConvShape&, std::int64_t, const float*, std::int64_t, const float*,
                                 std::int64_t, bool, float*) {
-  fail("direct_conv_weight_grad_cl", "this build has no AVX-512 kernels; use ConvAlgorithm::kGemm");
+  no_kernels("direct_conv_weight_grad_cl");
 }
 
 #endif
