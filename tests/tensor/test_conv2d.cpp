@@ -3,6 +3,7 @@
 #include <string>
 #include <tuple>
 
+#include "alphax/tensor/batch_norm.hpp"
 #include "alphax/tensor/conv2d.hpp"
 #include "alphax/tensor/threading.hpp"
 #include "gradcheck.hpp"
@@ -356,6 +357,26 @@ TEST(Conv2d, DirectAlgorithmRefusesWhatItCannotRun) {
   testing::expect_invalid_argument([&] { conv2d_forward(xd, wd, nullptr, yd, {1, 1, ConvAlgorithm::kDirect}, wsd); },
                                    "ConvAlgorithm::kDirect needs float tensors");
 }
+
+class Conv2dMoments : public ::testing::TestWithParam<ConvAlgorithm> {};
+
+TEST_P(Conv2dMoments, ForwardWritesThePlaneMomentsOfItsOutput) {
+  // Large enough to run on several threads and, for kGemm, in chunks of samples.
+  const Tensor x = random_tensor<float>(Shape{19, 16, 10, 10}, 51);
+  const Tensor w = random_tensor<float>(Shape{32, 16, 3, 3}, 52);
+  const Conv2dParams p{1, 1, GetParam()};
+  if (GetParam() == ConvAlgorithm::kDirect && !conv2d_direct_available(x.shape(), w.shape(), p)) {
+    GTEST_SKIP() << "no AVX-512F";
+  }
+  Tensor y(conv2d_output_shape(x.shape(), w.shape(), p));
+  TensorD from_conv(plane_moments_shape(y.shape())), from_y(plane_moments_shape(y.shape()));
+  Workspace<float> ws;
+  conv2d_forward(x, w, nullptr, y, p, ws, &from_conv);
+  plane_moments(y, from_y);
+  for (std::int64_t i = 0; i < from_y.size(); ++i) ASSERT_EQ(from_conv[i], from_y[i]) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Algorithms, Conv2dMoments, ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect));
 
 }  // namespace
 }  // namespace alphax::tensor

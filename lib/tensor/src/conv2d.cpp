@@ -325,9 +325,18 @@ WorkspaceLayout backward_layout(const ConvGeometry& g) {
 }
 
 /// y (+)= conv(x, w) + bias over all samples, `threads` threads, slices of `stride` elements of ws.
+/// The plane moments (batch_norm.hpp) of the `count` samples of y from sample n0 on, while in cache.
+template <typename T>
+void write_moments(const ConvGeometry& g, const T* y, std::int64_t n0, std::int64_t count, double* moments) {
+  if (moments == nullptr) return;
+  for (std::int64_t plane = n0 * g.cout; plane < (n0 + count) * g.cout; ++plane) {
+    detail::plane_moments(y + plane * g.p(), g.p(), moments + 2 * plane);
+  }
+}
+
 template <typename T>
 void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const T* w, const T* b, T* y,
-                  bool accumulate, T* ws, std::size_t stride, int threads) {
+                  bool accumulate, T* ws, std::size_t stride, int threads, double* moments = nullptr) {
   const std::int64_t k = g.k();
   const std::int64_t p = g.p();
   const std::int64_t in_size = g.cin * g.h * g.w;
@@ -359,6 +368,7 @@ void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const
             for (std::int64_t i = 0; i < p; ++i) row[i] += bias_value;
           }
         }
+        write_moments(g, y, n0, count, moments);
         continue;
       }
       detail::gemm(false, false, g.cout, ld, k, T{1}, w, k, cols, ld, T{0}, ybuf, ld);
@@ -378,6 +388,7 @@ void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const
           }
         }
       }
+      write_moments(g, y, n0, count, moments);
     }
   }
 }
@@ -474,7 +485,7 @@ void flip_weight(const ConvGeometry& g, const float* w, float* wt) {
 }
 
 void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* bias,
-                    float* y, float* ws, int threads) {
+                    float* y, float* ws, int threads, double* moments) {
   transpose_weight(g, w, ws);
   const std::int64_t in_size = g.cin * g.h * g.w;
   const std::int64_t out_size = g.cout * g.oh * g.ow;
@@ -492,6 +503,7 @@ void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, 
         detail::direct_conv_forward(p.fwd, xpad, ws, y_wide);
         detail::narrow_output(p.fwd, y_wide, bias, y + n * out_size, false);
       }
+      write_moments(g, y, n, 1, moments);
     }
   }
 }
@@ -727,19 +739,21 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* 
 template <Scalar T>
 void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
                     const std::type_identity_t<BasicTensor<T>>* bias, BasicTensor<T>& y,
-                    const Conv2dParams& params, Workspace<T>& workspace) {
+                    const Conv2dParams& params, Workspace<T>& workspace, TensorD* moments) {
   constexpr const char* kWhere = "conv2d_forward";
   detail::require_rank(kWhere, "input", x, 4);
   detail::require_rank(kWhere, "weight", weight, 4);
   const ConvGeometry g = geometry(kWhere, x.shape(), weight.shape(), params);
   check_bias(kWhere, "bias", bias, g.cout);
   detail::require_same_shape(kWhere, "output", y, Shape{g.n, g.cout, g.oh, g.ow});
+  if (moments != nullptr) detail::require_same_shape(kWhere, "moments", *moments, Shape{g.n, g.cout, 2});
+  double* moments_out = moments != nullptr ? moments->data() : nullptr;
   const int threads = thread_count(g);
   if constexpr (std::is_same_v<T, float>) {
     if (use_direct<T>(kWhere, g, params.algorithm)) {
       const DirectPlan p = make_direct_plan(g);
       direct_forward(g, p, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
-                     workspace.reserve(p.forward_total(threads)), threads);
+                     workspace.reserve(p.forward_total(threads)), threads, moments_out);
       return;
     }
   } else {
@@ -749,7 +763,7 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
   const WorkspaceLayout layout = forward_layout(g);
   T* ws = workspace.reserve(layout.total(threads));
   forward_impl(g, make_plan(g), x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
-               false, ws, layout.stride, threads);
+               false, ws, layout.stride, threads, moments_out);
 }
 
 template <Scalar T>
@@ -788,7 +802,7 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
 
 #define ALPHAX_INSTANTIATE_CONV2D(T)                                                                      \
   template void conv2d_forward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,      \
-                                  BasicTensor<T>&, const Conv2dParams&, Workspace<T>&);                    \
+                                  BasicTensor<T>&, const Conv2dParams&, Workspace<T>&, TensorD*);          \
   template void conv2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,     \
                                    BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>*, const Conv2dParams&, \
                                    Workspace<T>&, GradMode);

@@ -9,12 +9,6 @@ using tensor::GradMode;
 using tensor::Shape;
 using tensor::Tensor;
 
-Tensor& Scratch::shaped(const Shape& shape) {
-  if (shape.size() > storage_.size()) storage_ = Tensor(Shape{shape.size()});
-  if (!(view_.shape() == shape) || view_.data() != storage_.data()) view_ = Tensor::view(storage_.data(), shape);
-  return view_;
-}
-
 namespace {
 
 constexpr double kBnMomentum = 0.1;
@@ -46,7 +40,8 @@ class BatchNorm {
   BatchNorm(ParameterStore& store, const std::string& name, std::int64_t channels, bool relu)
       : params_(store, name, channels), channels_(channels), relu_(relu) {}
 
-  void forward(const Tensor& x, Tensor& y, RunContext& ctx) {
+  // moments: plane moments of x (conv2d_forward wrote them) or null.
+  void forward(const Tensor& x, Tensor& y, RunContext& ctx, const tensor::TensorD* moments = nullptr) {
     auto gamma = ctx.store->value(params_.gamma);
     auto beta = ctx.store->value(params_.beta);
     auto rmean = ctx.store->state(params_.running_mean);
@@ -57,7 +52,8 @@ class BatchNorm {
       return;
     }
     tensor::batch_norm_forward(x, y, &gamma, &beta, rmean, rvar, saved_mean_.shaped(Shape{channels_}),
-                               saved_invstd_.shaped(Shape{channels_}), bn_params(ctx.training, relu_));
+                               saved_invstd_.shaped(Shape{channels_}), bn_params(ctx.training, relu_),
+                               ctx.training ? moments : nullptr);
   }
 
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, GradMode mode, RunContext& ctx) {
@@ -106,8 +102,12 @@ class ConvBn final : public Layer {
   void forward(const Tensor& x, Tensor& y, RunContext& ctx) override {
     auto& c = conv_out_.shaped(output_shape(x.shape()));
     auto w = ctx.store->value(weight_);
-    tensor::conv2d_forward(x, w, nullptr, c, conv_, *ctx.workspace);
-    bn_.forward(c, y, ctx);
+    // In training the convolution also writes the batch statistics' raw material while its output
+    // is in cache, sparing batch norm two passes over it (synchronised BN sums its own over the group).
+    const bool moments = ctx.training && ctx.bn_reducer == nullptr;
+    auto* m = moments ? &moments_.shaped(tensor::plane_moments_shape(c.shape())) : nullptr;
+    tensor::conv2d_forward(x, w, nullptr, c, conv_, *ctx.workspace, m);
+    bn_.forward(c, y, ctx, m);
   }
 
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, GradMode mode,
@@ -127,6 +127,7 @@ class ConvBn final : public Layer {
   BatchNorm bn_;
   tensor::Conv2dParams conv_;
   Scratch conv_out_, d_conv_;
+  BasicScratch<double> moments_;
 };
 
 class BatchNormLayer final : public Layer {

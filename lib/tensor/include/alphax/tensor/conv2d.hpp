@@ -49,10 +49,13 @@ struct Conv2dParams {
 [[nodiscard]] std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const Conv2dParams& params);
 
 /// \brief y = conv(x, weight) (+ bias when not null). y must already have conv2d_output_shape.
+///
+/// When `moments` is not null it receives the plane moments of y ([N, Cout, 2], see plane_moments in
+/// batch_norm.hpp), computed while each sample's output is in cache, for a following batch norm.
 template <Scalar T>
 void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
                     const std::type_identity_t<BasicTensor<T>>* bias, BasicTensor<T>& y,
-                    const Conv2dParams& params, Workspace<T>& workspace);
+                    const Conv2dParams& params, Workspace<T>& workspace, TensorD* moments = nullptr);
 
 /// \brief Gradients of conv2d_forward: dweight (always), dx and dbias when not null.
 ///
