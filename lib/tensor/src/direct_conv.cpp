@@ -237,7 +237,7 @@ ALPHAX_AVX512 inline float lane_sum(__m512 v) {
 /// Transposes the 16x16 block held in r (row i = r[i]) in place.
 ALPHAX_AVX512 inline void transpose16(__m512* r) {
   __m512 t[16];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
     t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
@@ -257,7 +257,7 @@ ALPHAX_AVX512 inline void transpose16(__m512* r) {
       t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int j = 0; j < 8; ++j) {
     r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
     r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
@@ -301,7 +301,7 @@ template <int MR, int NR>
 ALPHAX_AVX512 void wide_forward_block(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide,
                                       std::int64_t co0, std::int64_t j0) {
   __m512 acc[MR][NR];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
     for (int v = 0; v < NR; ++v) acc[i][v] = _mm512_setzero_ps();
@@ -315,7 +315,7 @@ ALPHAX_AVX512 void wide_forward_block(const WideConvShape& s, const float* xpad,
       __m512 b[NR];
 #pragma GCC unroll 4
       for (int v = 0; v < NR; ++v) b[v] = _mm512_loadu_ps(b_row + 16 * v);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const __m512 w = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 4
@@ -323,7 +323,7 @@ ALPHAX_AVX512 void wide_forward_block(const WideConvShape& s, const float* xpad,
       }
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     float* out = y_wide + (co0 + i) * s.qv + j0;
 #pragma GCC unroll 4
@@ -339,9 +339,9 @@ ALPHAX_AVX512 void wide_weight_grad_block(const WideConvShape& s, std::int64_t c
   std::int64_t offset[NK];
   row_offsets<NK>(s, k0, offset);
   __m512 acc[MR][NK];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int t = 0; t < NK; ++t) acc[i][t] = _mm512_setzero_ps();
   }
   for (std::int64_t n = 0; n < count; ++n) {
@@ -349,20 +349,20 @@ ALPHAX_AVX512 void wide_weight_grad_block(const WideConvShape& s, std::int64_t c
     const float* d = dy_wide + n * dy_stride + co0 * s.qv;
     for (std::int64_t j = 0; j < s.qv; j += 16) {
       __m512 g[MR];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) g[i] = _mm512_load_ps(d + i * s.qv + j);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int t = 0; t < NK; ++t) {
         const __m512 b = _mm512_loadu_ps(x + offset[t] + j);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) acc[i][t] = _mm512_fmadd_ps(g[i], b, acc[i][t]);
       }
     }
   }
   const std::int64_t k = s.k();
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int t = 0; t < NK; ++t) {
       float& out = dw[(co0 + i) * k + k0 + t];
       out = (accumulate ? out : 0.0f) + lane_sum(acc[i][t]);
@@ -376,7 +376,7 @@ template <int PR, int CV>
 ALPHAX_AVX512 void cl_forward_block(const WideConvShape& s, const float* x, const float* wt, float* y_cl,
                                     std::int64_t co0) {
   __m512 acc[PR][CV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int r = 0; r < PR; ++r) {
 #pragma GCC unroll 4
     for (int c = 0; c < CV; ++c) acc[r][c] = _mm512_setzero_ps();
@@ -390,7 +390,7 @@ ALPHAX_AVX512 void cl_forward_block(const WideConvShape& s, const float* x, cons
       __m512 w[CV];
 #pragma GCC unroll 4
       for (int c = 0; c < CV; ++c) w[c] = _mm512_load_ps(a + 16 * c);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int r = 0; r < PR; ++r) {
         const __m512 b = _mm512_set1_ps(b_row[r]);
 #pragma GCC unroll 4
@@ -398,7 +398,7 @@ ALPHAX_AVX512 void cl_forward_block(const WideConvShape& s, const float* x, cons
       }
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int r = 0; r < PR; ++r) {
 #pragma GCC unroll 4
     for (int c = 0; c < CV; ++c) _mm512_store_ps(y_cl + r * s.cout + co0 + 16 * c, acc[r][c]);
@@ -414,7 +414,7 @@ ALPHAX_AVX512 void cl_weight_grad_block(const WideConvShape& s, std::int64_t cou
   std::int64_t offset[NK];
   row_offsets<NK>(s, k0, offset);
   __m512 acc[NK][CV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int t = 0; t < NK; ++t) {
 #pragma GCC unroll 4
     for (int c = 0; c < CV; ++c) acc[t][c] = _mm512_setzero_ps();
@@ -427,7 +427,7 @@ ALPHAX_AVX512 void cl_weight_grad_block(const WideConvShape& s, std::int64_t cou
         __m512 g[CV];
 #pragma GCC unroll 4
         for (int c = 0; c < CV; ++c) g[c] = _mm512_load_ps(d + 16 * c);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int t = 0; t < NK; ++t) {
           const __m512 b = _mm512_set1_ps(x[offset[t] + ox]);
 #pragma GCC unroll 4
@@ -436,7 +436,7 @@ ALPHAX_AVX512 void cl_weight_grad_block(const WideConvShape& s, std::int64_t cou
       }
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int t = 0; t < NK; ++t) {
     float* out = dwt + (k0 + t) * s.cout + co0;
 #pragma GCC unroll 4
