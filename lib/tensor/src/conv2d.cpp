@@ -408,9 +408,13 @@ bool direct_applies(const ConvGeometry& g) {
 /// convolutions compute dx by GEMM and col2im instead.
 bool direct_dx(const ConvGeometry& g) { return g.stride == 1; }
 
-/// kAuto's choice: a 1x1 kernel has too few multiply-adds per input element to pay for the padded
-/// copy (GEMM on the input itself is faster, bench_tensor_ops), every larger kernel runs direct.
-bool direct_preferred(const ConvGeometry& g) { return direct_applies(g) && g.kh * g.kw > 1; }
+/// kAuto's choice (bench_tensor_ops): every kernel larger than 1x1 runs direct; a 1x1 kernel has so
+/// few multiply-adds per input element that GEMM on the input itself wins unless the channels-last
+/// kernels apply (>= 32 output channels in whole vectors, >= 16 input channels).
+bool direct_preferred(const ConvGeometry& g) {
+  if (!direct_applies(g)) return false;
+  return g.kh * g.kw > 1 || (g.cout % 16 == 0 && g.cout >= 32 && g.cin >= 16);
+}
 
 /// Whether a T convolution runs the direct kernels; throws when kDirect is asked for and cannot run.
 template <typename T>
