@@ -26,7 +26,7 @@ Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
 /// Args: cin, cout, hw, kernel, stride, algorithm (0 kAuto, 1 kGemm, 2 kDirect).
 void conv_args(benchmark::internal::Benchmark* b) {
   const std::vector<std::vector<std::int64_t>> shapes = {
-      {16, 16, 28, 3, 1}, {16, 16, 28, 1, 1}, {1, 16, 28, 3, 1}, {16, 32, 28, 3, 2}, {32, 32, 14, 3, 1},
+      {16, 16, 28, 3, 1}, {16, 16, 28, 1, 1}, {1, 16, 28, 3, 1}, {16, 32, 28, 3, 2}, {32, 64, 14, 3, 2}, {32, 32, 14, 3, 1},
       {64, 64, 7, 3, 1},  {3, 32, 32, 3, 1},  {32, 64, 16, 3, 1}, {1, 32, 28, 3, 1}, {32, 64, 14, 3, 1},
       {64, 128, 7, 3, 1}, {16, 32, 14, 1, 1}, {32, 64, 7, 1, 1}};
   for (const auto& shape : shapes) {
@@ -160,6 +160,26 @@ void BM_Pool3x3ForwardBackward(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kBatch);
 }
 BENCHMARK(BM_Pool3x3ForwardBackward)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})->UseRealTime();
+
+/// 2x2 stride-2 pooling: the plain CNN's max pooling at its two sizes and the NAS-Bench-201 residual
+/// block's average pooling. Args: channels, height = width, max (1) or average (0).
+void BM_Pool2x2ForwardBackward(benchmark::State& state) {
+  const Pool2dParams p{2, 2, 0};
+  const Tensor x = random_tensor(Shape{kBatch, state.range(0), state.range(1), state.range(1)}, 7);
+  Tensor y(pool2d_output_shape(x.shape(), p)), dx(x.shape());
+  for (auto _ : state) {
+    if (state.range(2) != 0) {
+      max_pool2d_forward(x, y, p);
+      max_pool2d_backward(x, y, y, dx, p);
+    } else {
+      avg_pool2d_forward(x, y, p);
+      avg_pool2d_backward(y, dx, p);
+    }
+    benchmark::DoNotOptimize(dx.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+BENCHMARK(BM_Pool2x2ForwardBackward)->Args({32, 28, 1})->Args({64, 14, 1})->Args({16, 28, 0})->UseRealTime();
 
 void BM_DenseForwardBackward(benchmark::State& state) {
   const Tensor x = random_tensor(Shape{kBatch, state.range(0)}, 8);

@@ -335,9 +335,13 @@ INSTANTIATE_TEST_SUITE_P(
                       DirectCase{3, 16, 32, 7, 9, 3, 3, 1, 1}, DirectCase{2, 32, 48, 5, 8, 3, 3, 1, 1},
                       DirectCase{2, 32, 80, 6, 15, 3, 3, 1, 1}, DirectCase{3, 32, 32, 5, 5, 1, 1, 0, 1},
                       DirectCase{18, 64, 64, 3, 3, 3, 3, 1, 1},
-                      // strides > 1: phase planes (dx by GEMM)
+                      // strides > 1: phase planes forward, dx by one stride-1 convolution per phase
                       DirectCase{3, 2, 5, 7, 6, 3, 3, 1, 2}, DirectCase{2, 16, 32, 8, 9, 3, 3, 1, 2},
-                      DirectCase{2, 3, 4, 10, 11, 5, 5, 2, 3}, DirectCase{2, 4, 6, 6, 6, 2, 2, 0, 2}));
+                      DirectCase{2, 3, 4, 10, 11, 5, 5, 2, 3}, DirectCase{2, 4, 6, 6, 6, 2, 2, 0, 2},
+                      // dx phases on the channels-last kernels; 1x1 (phases without taps); stride 4
+                      // (16 phases, the most that run direct) and stride 5 (dx by GEMM)
+                      DirectCase{2, 32, 16, 9, 10, 3, 3, 1, 2}, DirectCase{3, 5, 7, 7, 8, 1, 1, 0, 2},
+                      DirectCase{2, 3, 5, 13, 14, 5, 5, 2, 4}, DirectCase{2, 3, 4, 12, 11, 5, 5, 1, 5}));
 
 TEST(Conv2d, DirectAlgorithmRefusesWhatItCannotRun) {
   const Tensor x(Shape{2, 3, 8, 8});

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -404,9 +405,13 @@ bool direct_applies(const ConvGeometry& g) {
          detail::direct_conv_supported();
 }
 
-/// dx by the direct kernels (a stride-1 convolution of dy with the flipped kernel); strided
-/// convolutions compute dx by GEMM and col2im instead.
-bool direct_dx(const ConvGeometry& g) { return g.stride == 1; }
+/// Strides up to 4 take dx from the direct kernels (stride^2 phases, see DxPhase); larger ones by
+/// GEMM and col2im.
+constexpr std::int64_t kMaxDxPhases = 16;
+
+/// dx by the direct kernels: a stride-1 convolution of dy with the flipped kernel, or for stride
+/// s > 1 one per phase of the padded input.
+bool direct_dx(const ConvGeometry& g) { return g.stride * g.stride <= kMaxDxPhases; }
 
 /// kAuto's choice (bench_tensor_ops): every kernel larger than 1x1 runs direct; a 1x1 kernel has so
 /// few multiply-adds per input element that GEMM on the input itself wins unless the channels-last
@@ -432,9 +437,24 @@ bool use_direct(const char* where, const ConvGeometry& g, ConvAlgorithm algorith
 
 /// Workspace of the direct path: shared weights (transposed or flipped) and weight-gradient block
 /// sums, then one slice per thread.
+/// dx of a stride-s convolution, phase (a, b): the gradient of the padded input's pixels
+/// (s*i + a, s*j + b) is dxp(i, j) = sum over m, n of dy(i - m, j - n) * W(a + s*m, b + s*n) (taps
+/// inside the kernel), a stride-1 convolution of dy (padded as in DirectPlan::trans) with that
+/// flipped sub-kernel. The phases interleave back into dx; each is a quarter (for s = 2) of the
+/// work, so dx costs what the forward pass costs instead of going through GEMM and col2im.
+struct DxPhase {
+  std::int64_t a = 0, b = 0;       // rows s*i + a, columns s*j + b of the padded input
+  detail::WideConvShape shape;     // DirectPlan::trans with this phase's taps (none: no gradient)
+  std::size_t weights = 0;         // offset of its flipped weights in the shared weight region
+};
+
 struct DirectPlan {
   detail::WideConvShape fwd;    // y = conv(x, W); also the weight gradient
-  detail::WideConvShape trans;  // dx = conv(dy, flipped W^T) with padding K-1-pad
+  detail::WideConvShape trans;  // dx = conv(dy, flipped W^T) with padding K-1-pad (stride 1), or the
+                                // padded dy every phase reads (stride > 1)
+  std::array<DxPhase, kMaxDxPhases> phases{};
+  std::int64_t phase_count = 0;
+  std::int64_t row_shift = 0, col_shift = 0;  // phase row i is row i + row_shift of a phase's output
   // Channels-last kernels where the output channels fill whole vectors (no discarded wide columns).
   bool forward_cl = false, dx_cl = false;
   std::int64_t blocks = 1, group = 1;
@@ -447,11 +467,50 @@ struct DirectPlan {
   }
 };
 
+/// Number of taps t in [0, k) with t % s == phase.
+std::int64_t phase_taps(std::int64_t k, std::int64_t s, std::int64_t phase) { return phase < k ? (k - phase + s - 1) / s : 0; }
+
+void plan_dx_phases(const ConvGeometry& g, DirectPlan& p) {
+  const std::int64_t s = g.stride;
+  const std::int64_t max_m = phase_taps(g.kh, s, 0);
+  const std::int64_t max_n = phase_taps(g.kw, s, 0);
+  // Phase rows i with s*i + a inside the input's rows: i < ceil((pad + H) / s).
+  const std::int64_t rows = (g.pad + g.h + s - 1) / s;
+  const std::int64_t cols = (g.pad + g.w + s - 1) / s;
+  const std::int64_t pad_h = std::max(max_m - 1, rows - g.oh);
+  const std::int64_t pad_w = std::max(max_n - 1, cols - g.ow);
+  p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, max_m, max_n, pad_h, pad_w);
+  p.row_shift = pad_h - (max_m - 1);
+  p.col_shift = pad_w - (max_n - 1);
+  std::size_t weights = 0;
+  for (std::int64_t a = 0; a < s; ++a) {
+    for (std::int64_t b = 0; b < s; ++b) {
+      DxPhase& ph = p.phases[static_cast<std::size_t>(p.phase_count++)];
+      ph.a = a;
+      ph.b = b;
+      ph.shape = p.trans;
+      ph.shape.kh = phase_taps(g.kh, s, a);
+      ph.shape.kw = phase_taps(g.kw, s, b);
+      // Tap (m', n') of the flipped sub-kernel reads padded dy at (o + m' + max_m - M, oc + n' + max_n - N).
+      for (std::int64_t m = 0; m < ph.shape.kh; ++m) {
+        for (std::int64_t n = 0; n < ph.shape.kw; ++n) {
+          ph.shape.tap_offset[static_cast<std::size_t>(m * ph.shape.kw + n)] =
+              (m + max_m - ph.shape.kh) * p.trans.row + n + max_n - ph.shape.kw;
+        }
+      }
+      ph.weights = weights;
+      weights += static_cast<std::size_t>(g.cout * ph.shape.kh * ph.shape.kw * g.cin);
+    }
+  }
+}
+
 DirectPlan make_direct_plan(const ConvGeometry& g) {
   DirectPlan p;
   p.fwd = detail::make_wide_conv_shape(g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad, g.stride);
-  if (direct_dx(g)) {
+  if (direct_dx(g) && g.stride == 1) {
     p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+  } else if (direct_dx(g)) {
+    plan_dx_phases(g, p);
   }
   const std::int64_t sample = p.fwd.padded_size() + p.fwd.wide_size();
   p.group = std::clamp<std::int64_t>(kWeightGradGroupBytes / (sample * 4), 1, 16);
@@ -488,6 +547,54 @@ void flip_weight(const ConvGeometry& g, const float* w, float* wt) {
   }
 }
 
+/// Each phase's flipped sub-kernel in the forward kernel's layout [(co, m', n')][ci]:
+/// W[co][ci][a + s*(M-1-m')][b + s*(N-1-n')].
+void flip_phase_weights(const ConvGeometry& g, const DirectPlan& p, const float* w, float* wt) {
+  for (std::int64_t q = 0; q < p.phase_count; ++q) {
+    const DxPhase& ph = p.phases[static_cast<std::size_t>(q)];
+    const std::int64_t mm = ph.shape.kh;
+    const std::int64_t nn = ph.shape.kw;
+    float* out = wt + ph.weights;
+    for (std::int64_t co = 0; co < g.cout; ++co) {
+      for (std::int64_t m = 0; m < mm; ++m) {
+        for (std::int64_t n = 0; n < nn; ++n) {
+          const std::int64_t ky = ph.a + g.stride * (mm - 1 - m);
+          const std::int64_t kx = ph.b + g.stride * (nn - 1 - n);
+          for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+            out[((co * mm + m) * nn + n) * g.cin + ci] = w[((co * g.cin + ci) * g.kh + ky) * g.kw + kx];
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Writes (or adds) phase `ph`'s output into one sample's dx [Cin, H, W], masked by x > 0 when the
+/// input ReLU is fused; out is the phase output, wide [cin][qv] or channels-last [pixel][cin].
+void scatter_phase(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
+                   const float* x_n, float* dx_n, GradMode mode) {
+  const std::int64_t s = g.stride;
+  const bool empty = ph.shape.kh * ph.shape.kw == 0;
+  const std::int64_t i0 = std::max<std::int64_t>(0, (g.pad - ph.a + s - 1) / s);
+  const std::int64_t j0 = std::max<std::int64_t>(0, (g.pad - ph.b + s - 1) / s);
+  const std::int64_t channel_stride = cl ? 1 : p.trans.qv;
+  const std::int64_t row_stride = cl ? p.trans.out_w * g.cin : p.trans.row;
+  const std::int64_t col_stride = cl ? g.cin : 1;
+  for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+    for (std::int64_t i = i0; s * i + ph.a - g.pad < g.h; ++i) {
+      const std::int64_t y = s * i + ph.a - g.pad;
+      const float* src = out + ci * channel_stride + (i + p.row_shift) * row_stride;
+      const std::int64_t at = (ci * g.h + y) * g.w;
+      for (std::int64_t j = j0; s * j + ph.b - g.pad < g.w; ++j) {
+        const std::int64_t xx = s * j + ph.b - g.pad;
+        float v = empty ? 0.0f : src[(j + p.col_shift) * col_stride];
+        if (g.relu && !(x_n[at + xx] > 0.0f)) v = 0.0f;
+        detail::store(dx_n[at + xx], v, mode);
+      }
+    }
+  }
+}
+
 void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* bias,
                     float* y, float* ws, int threads, double* moments) {
   transpose_weight(g, w, ws);
@@ -514,7 +621,13 @@ void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, 
 
 void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* dy,
                      float* dx, float* dweight, float* dbias, GradMode mode, float* ws, int threads) {
-  if (dx != nullptr) flip_weight(g, w, ws);
+  if (dx != nullptr) {
+    if (g.stride == 1) {
+      flip_weight(g, w, ws);
+    } else {
+      flip_phase_weights(g, p, w, ws);
+    }
+  }
   const std::int64_t in_size = g.cin * g.h * g.w;
   const std::int64_t out_size = g.cout * g.oh * g.ow;
   const std::int64_t weights = g.cout * g.k();
@@ -544,7 +657,19 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
           if (dx == nullptr) continue;
           detail::pad_input(p.trans, dy + n * out_size, dy_pad, false);
           const float* mask = g.relu ? x + n * in_size : nullptr;  // gradient through the fused ReLU
-          if (p.dx_cl) {
+          if (g.stride > 1) {
+            for (std::int64_t q = 0; q < p.phase_count; ++q) {
+              const DxPhase& ph = p.phases[static_cast<std::size_t>(q)];
+              if (ph.shape.kh * ph.shape.kw > 0) {
+                if (p.dx_cl) {
+                  detail::direct_conv_forward_cl(ph.shape, dy_pad, ws + ph.weights, dx_wide);
+                } else {
+                  detail::direct_conv_forward(ph.shape, dy_pad, ws + ph.weights, dx_wide);
+                }
+              }
+              scatter_phase(g, p, ph, dx_wide, p.dx_cl, x + n * in_size, dx + n * in_size, mode);
+            }
+          } else if (p.dx_cl) {
             detail::direct_conv_forward_cl(p.trans, dy_pad, ws, dx_wide);
             detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
           } else {
