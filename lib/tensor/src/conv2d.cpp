@@ -394,7 +394,7 @@ void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const
   }
 }
 
-// ---- direct path (float, stride 1, AVX-512) ----
+// ---- direct path (float, AVX-512) ----
 
 /// Samples whose padded input and wide output gradient together stay about this size are handed
 /// to the weight-gradient kernel at once (it reads them once per register block, from L2).
@@ -435,8 +435,6 @@ bool use_direct(const char* where, const ConvGeometry& g, ConvAlgorithm algorith
   return algorithm == ConvAlgorithm::kDirect || (possible && direct_preferred(g));
 }
 
-/// Workspace of the direct path: shared weights (transposed or flipped) and weight-gradient block
-/// sums, then one slice per thread.
 /// dx of a stride-s convolution, phase (a, b): the gradient of the padded input's pixels
 /// (s*i + a, s*j + b) is dxp(i, j) = sum over m, n of dy(i - m, j - n) * W(a + s*m, b + s*n) (taps
 /// inside the kernel), a stride-1 convolution of dy (padded as in DirectPlan::trans) with that
@@ -448,6 +446,8 @@ struct DxPhase {
   std::size_t weights = 0;         // offset of its flipped weights in the shared weight region
 };
 
+/// Workspace of the direct path: shared weights (transposed or flipped) and weight-gradient block
+/// sums, then one slice per thread.
 struct DirectPlan {
   detail::WideConvShape fwd;    // y = conv(x, W); also the weight gradient
   detail::WideConvShape trans;  // dx = conv(dy, flipped W^T) with padding K-1-pad (stride 1), or the

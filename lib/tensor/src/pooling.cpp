@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <type_traits>
 
 #include "check.hpp"
+#include "pooling_kernels.hpp"
 
 namespace alphax::tensor {
 namespace {
@@ -64,6 +66,20 @@ inline Window window(const PoolGeometry& g, std::int64_t oy, std::int64_t ox) {
   const std::int64_t xs = ox * g.stride - g.pad;
   return {std::max<std::int64_t>(ys, 0), std::min<std::int64_t>(ys + g.kernel, g.h), std::max<std::int64_t>(xs, 0),
           std::min<std::int64_t>(xs + g.kernel, g.w)};
+}
+
+/// The AVX-512 plane kernels take float 3x3/stride 1/padding 1 average pooling and 2x2/stride 2
+/// max pooling without padding.
+template <typename T>
+bool fast_avg3(const PoolGeometry& g) {
+  return std::is_same_v<T, float> && g.kernel == 3 && g.stride == 1 && g.pad == 1 &&
+         g.w <= detail::kMaxFastPoolWidth && detail::fast_pool_available();
+}
+
+template <typename T>
+bool fast_max2(const PoolGeometry& g) {
+  return std::is_same_v<T, float> && g.kernel == 2 && g.stride == 2 && g.pad == 0 &&
+         g.w <= detail::kMaxFastPoolWidth && detail::fast_pool_available();
 }
 
 bool parallel_over_planes(const PoolGeometry& g) {
@@ -243,10 +259,17 @@ void max_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2d
   detail::require_rank(kWhere, "input", x, 4);
   const PoolGeometry g = geometry(kWhere, x.shape(), params);
   require_output(kWhere, "output", y, x.shape(), g);
+  const bool fast = fast_max2<T>(g);
 #pragma omp parallel for schedule(static) if (parallel_over_planes(g))
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* xp = x.data() + plane * g.h * g.w;
     T* yp = y.data() + plane * g.oh * g.ow;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        detail::max_pool2_forward_plane(xp, yp, g.h, g.w);
+        continue;
+      }
+    }
     if (g.row_kernels()) {
       for (std::int64_t oy = 0; oy < g.oh; ++oy) max_pool_row(g, xp, oy, yp + oy * g.ow);
       continue;
@@ -273,11 +296,19 @@ void max_pool2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
   require_output(kWhere, "output", y, x.shape(), g);
   require_output(kWhere, "output gradient", dy, x.shape(), g);
   detail::require_same_shape(kWhere, "input gradient", dx, x.shape());
+  const bool fast = fast_max2<T>(g);
 #pragma omp parallel for schedule(static) if (parallel_over_planes(g))
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* xp = x.data() + plane * g.h * g.w;
     const T* dyp = dy.data() + plane * g.oh * g.ow;
     T* dxp = dx.data() + plane * g.h * g.w;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        detail::max_pool2_backward_plane(xp, y.data() + plane * g.oh * g.ow, dyp, dxp, g.h, g.w,
+                                         mode == GradMode::kAdd);
+        continue;
+      }
+    }
     if (mode == GradMode::kWrite) std::fill(dxp, dxp + g.h * g.w, T{0});
     if (g.row_kernels()) {
       const T* yp = y.data() + plane * g.oh * g.ow;
@@ -298,10 +329,17 @@ void avg_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2d
   detail::require_rank(kWhere, "input", x, 4);
   const PoolGeometry g = geometry(kWhere, x.shape(), params);
   require_output(kWhere, "output", y, x.shape(), g);
+  const bool fast = fast_avg3<T>(g);
 #pragma omp parallel for schedule(static) if (parallel_over_planes(g))
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* xp = x.data() + plane * g.h * g.w;
     T* yp = y.data() + plane * g.oh * g.ow;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        detail::avg_pool3_forward_plane(xp, yp, g.h, g.w);
+        continue;
+      }
+    }
     if (g.row_kernels()) {
       avg_pool_plane(g, xp, yp);
       continue;
@@ -325,10 +363,17 @@ void avg_pool2d_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, const Poo
   detail::require_rank(kWhere, "input gradient", dx, 4);
   const PoolGeometry g = geometry(kWhere, dx.shape(), params);
   require_output(kWhere, "output gradient", dy, dx.shape(), g);
+  const bool fast = fast_avg3<T>(g);
 #pragma omp parallel for schedule(static) if (parallel_over_planes(g))
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* dyp = dy.data() + plane * g.oh * g.ow;
     T* dxp = dx.data() + plane * g.h * g.w;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        detail::avg_pool3_backward_plane(dyp, dxp, g.h, g.w, mode == GradMode::kAdd);
+        continue;
+      }
+    }
     if (mode == GradMode::kWrite) std::fill(dxp, dxp + g.h * g.w, T{0});
     if (g.row_kernels()) {
       avg_pool_plane_backward(g, dyp, dxp);
