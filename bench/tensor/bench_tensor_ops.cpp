@@ -26,9 +26,9 @@ Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
 /// Args: cin, cout, hw, kernel, stride, algorithm (0 kAuto, 1 kGemm, 2 kDirect).
 void conv_args(benchmark::internal::Benchmark* b) {
   const std::vector<std::vector<std::int64_t>> shapes = {
-      {16, 16, 28, 3, 1}, {16, 16, 28, 1, 1}, {1, 16, 28, 3, 1}, {16, 32, 28, 3, 2}, {32, 64, 14, 3, 2}, {32, 32, 14, 3, 1},
-      {64, 64, 7, 3, 1},  {3, 32, 32, 3, 1},  {32, 64, 16, 3, 1}, {1, 32, 28, 3, 1}, {32, 64, 14, 3, 1},
-      {64, 128, 7, 3, 1}, {16, 32, 14, 1, 1}, {32, 64, 7, 1, 1}};
+      {16, 16, 28, 3, 1}, {16, 16, 28, 1, 1}, {1, 16, 28, 3, 1},  {16, 32, 28, 3, 2}, {32, 64, 14, 3, 2},
+      {32, 32, 14, 3, 1}, {64, 64, 7, 3, 1},  {3, 32, 32, 3, 1},  {32, 64, 16, 3, 1}, {1, 32, 28, 3, 1},
+      {32, 64, 14, 3, 1}, {64, 128, 7, 3, 1}, {16, 32, 14, 1, 1}, {32, 64, 7, 1, 1}};
   for (const auto& shape : shapes) {
     for (std::int64_t algorithm : {1, 2}) {
       if (algorithm == 2 && !conv2d_direct_available(Shape{1, shape[0], shape[2], shape[2]},
@@ -42,7 +42,8 @@ void conv_args(benchmark::internal::Benchmark* b) {
     }
   }
   b->ArgNames({"cin", "cout", "hw", "k", "stride", "alg"});
-  b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
+  b->ComputeStatistics("min",
+                       [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
 }
 
 struct ConvFixture {
@@ -50,12 +51,16 @@ struct ConvFixture {
       : params{state.range(4), state.range(3) / 2, static_cast<ConvAlgorithm>(state.range(5))},
         x(random_tensor(Shape{kBatch, state.range(0), state.range(2), state.range(2)}, 1)),
         w(random_tensor(Shape{state.range(1), state.range(0), state.range(3), state.range(3)}, 2)),
-        y(conv2d_output_shape(x.shape(), w.shape(), params)), dx(x.shape()), dw(w.shape()),
+        y(conv2d_output_shape(x.shape(), w.shape(), params)),
+        dx(x.shape()),
+        dw(w.shape()),
         workspace(conv2d_workspace_size(x.shape(), w.shape(), params, num_threads())) {}
   Conv2dParams params;
   Tensor x, w, y, dx, dw;
   Workspace<float> workspace;
-  [[nodiscard]] double flops() const { return static_cast<double>(conv2d_forward_flops(x.shape(), w.shape(), params)); }
+  [[nodiscard]] double flops() const {
+    return static_cast<double>(conv2d_forward_flops(x.shape(), w.shape(), params));
+  }
 };
 
 void BM_Conv2dForward(benchmark::State& state) {
@@ -65,7 +70,8 @@ void BM_Conv2dForward(benchmark::State& state) {
     benchmark::DoNotOptimize(f.y.data());
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
-  state.counters["GFLOP/s"] = benchmark::Counter(f.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(f.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Conv2dForward)->Apply(conv_args)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -84,10 +90,17 @@ BENCHMARK(BM_Conv2dBackward)->Apply(conv_args)->Unit(benchmark::kMillisecond)->U
 /// Args: channels, hw, fused relu.
 struct BnFixture {
   explicit BnFixture(const benchmark::State& state)
-      : x(random_tensor(Shape{kBatch, state.range(0), state.range(1), state.range(1)}, 3)), y(x.shape()),
-        dx(x.shape()), gamma(Shape{state.range(0)}), beta(Shape{state.range(0)}), rm(Shape{state.range(0)}),
-        rv(Shape{state.range(0)}), sm(Shape{state.range(0)}), si(Shape{state.range(0)}),
-        dgamma(Shape{state.range(0)}), dbeta(Shape{state.range(0)}) {
+      : x(random_tensor(Shape{kBatch, state.range(0), state.range(1), state.range(1)}, 3)),
+        y(x.shape()),
+        dx(x.shape()),
+        gamma(Shape{state.range(0)}),
+        beta(Shape{state.range(0)}),
+        rm(Shape{state.range(0)}),
+        rv(Shape{state.range(0)}),
+        sm(Shape{state.range(0)}),
+        si(Shape{state.range(0)}),
+        dgamma(Shape{state.range(0)}),
+        dbeta(Shape{state.range(0)}) {
     gamma.fill(1.0F);
     rv.fill(1.0F);
     params.activation = state.range(2) != 0 ? Activation::kRelu : Activation::kNone;
@@ -205,7 +218,8 @@ void BM_Sgemm(benchmark::State& state) {
     dense_forward(a, b, nullptr, c);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Sgemm)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -87,9 +87,10 @@ TEST_P(PoolCases, BackwardMatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WindowsStridesPaddings, PoolCases,
-                         ::testing::Combine(::testing::Values(3), ::testing::Values(1, 2), ::testing::Values(0, 1),
-                                            ::testing::Bool()));
-INSTANTIATE_TEST_SUITE_P(TwoByTwo, PoolCases, ::testing::Values(PoolCase{2, 2, 0, true}, PoolCase{2, 2, 0, false}));
+                         ::testing::Combine(::testing::Values(3), ::testing::Values(1, 2),
+                                            ::testing::Values(0, 1), ::testing::Bool()));
+INSTANTIATE_TEST_SUITE_P(TwoByTwo, PoolCases,
+                         ::testing::Values(PoolCase{2, 2, 0, true}, PoolCase{2, 2, 0, false}));
 
 TEST(AvgPool, CornerOfPaddedWindowAveragesOnlyRealPixels) {
   TensorD x(Shape{1, 1, 3, 3});
@@ -148,13 +149,17 @@ TEST(GlobalAvgPool, ForwardAveragesEachPlaneAndBackwardMatchesFiniteDifferences)
 TEST(GlobalAvgPool, WrongPooledShapeIsReported) {
   const Tensor x(Shape{2, 3, 4, 4});
   Tensor y(Shape{2, 4});
-  testing::expect_invalid_argument([&] { global_avg_pool_forward(x, y); },
-                                   "global_avg_pool_forward: pooled tensor has shape [2, 4], expected [2, 3]");
+  testing::expect_invalid_argument(
+      [&] { global_avg_pool_forward(x, y); },
+      "global_avg_pool_forward: pooled tensor has shape [2, 4], expected [2, 3]");
 }
 
 TEST(Pool2d, PaddingNotSmallerThanKernelIsRejected) {
-  testing::expect_invalid_argument([] { (void)pool2d_output_shape(Shape{1, 1, 5, 5}, {3, 1, 3}); },
-                                   "padding must lie in [0, kernel)");
+  testing::expect_invalid_argument(
+      [] {
+        (void)pool2d_output_shape(Shape{1, 1, 5, 5}, {3, 1, 3});
+      },
+      "padding must lie in [0, kernel)");
 }
 
 /// (average 3x3 stride 1 padding 1 (true) or max 2x2 stride 2 (false), H, W): float shapes the AVX-512
@@ -222,16 +227,15 @@ TEST(Pool2d, TiedMaximumOf2x2WindowsSendsTheGradientToTheFirstInputOfTheWindow) 
       for (std::int64_t i = 0; i < h * w; ++i) {
         const std::int64_t r = i / w, c = i % w;
         const bool first = r % 2 == 0 && c % 2 == 0 && r / 2 < out[2] && c / 2 < out[3];
-        ASSERT_EQ(dx[plane * h * w + i], first ? 1.0f : 0.0f) << h << "x" << w << " plane " << plane << " row " << r
-                                                             << " col " << c;
+        ASSERT_EQ(dx[plane * h * w + i], first ? 1.0f : 0.0f)
+            << h << "x" << w << " plane " << plane << " row " << r << " col " << c;
       }
     }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, FastPool,
-                         ::testing::Combine(::testing::Bool(),
-                                            ::testing::Values(2, 3, 7, 28),
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(2, 3, 7, 28),
                                             ::testing::Values(2, 5, 16, 17, 28, 33)));
 
 }  // namespace

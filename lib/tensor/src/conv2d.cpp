@@ -22,12 +22,13 @@ struct ConvGeometry {
   std::int64_t oh, ow;        // output
   std::int64_t stride, pad;
   bool relu = false;  // the convolution reads max(x, 0) (Conv2dParams::input_activation)
-  [[nodiscard]] std::int64_t k() const { return cin * kh * kw; }       // GEMM inner dimension
-  [[nodiscard]] std::int64_t p() const { return oh * ow; }             // output pixels per sample
+  [[nodiscard]] std::int64_t k() const { return cin * kh * kw; }  // GEMM inner dimension
+  [[nodiscard]] std::int64_t p() const { return oh * ow; }        // output pixels per sample
   [[nodiscard]] bool direct() const { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
 };
 
-ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight, const Conv2dParams& params) {
+ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight,
+                      const Conv2dParams& params) {
   if (input.rank() != 4) detail::fail(where, "input must be [N, C, H, W], has shape " + input.to_string());
   if (weight.rank() != 4) {
     detail::fail(where, "weight must be [Cout, Cin, KH, KW], has shape " + weight.to_string());
@@ -39,14 +40,15 @@ ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight
                             std::to_string(weight[1]) + " (input " + input.to_string() + ", weight " +
                             weight.to_string() + ")");
   }
-  ConvGeometry g{input[0], input[1], input[2], input[3], weight[0], weight[2], weight[3], 0, 0,
-                 params.stride, params.padding, params.input_activation == Activation::kRelu};
+  ConvGeometry g{input[0],  input[1],      input[2],       input[3],
+                 weight[0], weight[2],     weight[3],      0,
+                 0,         params.stride, params.padding, params.input_activation == Activation::kRelu};
   const std::int64_t span_h = g.h + 2 * g.pad - g.kh;
   const std::int64_t span_w = g.w + 2 * g.pad - g.kw;
   if (span_h < 0 || span_w < 0) {
-    detail::fail(where, "kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) + " is larger than the padded input " +
-                            std::to_string(g.h + 2 * g.pad) + "x" + std::to_string(g.w + 2 * g.pad) +
-                            "; use more padding or a smaller kernel");
+    detail::fail(where, "kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
+                            " is larger than the padded input " + std::to_string(g.h + 2 * g.pad) + "x" +
+                            std::to_string(g.w + 2 * g.pad) + "; use more padding or a smaller kernel");
   }
   g.oh = span_h / g.stride + 1;
   g.ow = span_w / g.stride + 1;
@@ -87,13 +89,15 @@ ConvPlan make_plan(const ConvGeometry& g) {
   plan.q = g.oh * plan.row_len;
   // At most one chunk per weight-gradient block's share of samples, independent of the thread count.
   const std::int64_t per_block = (g.n + kWeightGradBlocks - 1) / kWeightGradBlocks;
-  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1, std::max<std::int64_t>(per_block, 1));
+  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1,
+                                        std::max<std::int64_t>(per_block, 1));
   plan.input_direct = one_by_one && plan.chunk == 1 && !g.relu;
   plan.output_direct = plan.chunk == 1 && plan.row_len == g.ow;
   const bool needs_pad = plan.wide && !(g.pad == 0 && g.kh == 1 && g.kw == 1);
   plan.padded_plane = needs_pad ? (g.h + 2 * g.pad) * plan.row_len + (g.kw - 1) : g.h * g.w;
   using detail::round_up16;
-  plan.xpad = plan.wide && !plan.input_direct ? round_up16(static_cast<std::size_t>(g.cin * plan.padded_plane)) : 0;
+  plan.xpad =
+      plan.wide && !plan.input_direct ? round_up16(static_cast<std::size_t>(g.cin * plan.padded_plane)) : 0;
   plan.cols = plan.input_direct ? 0 : round_up16(static_cast<std::size_t>(g.k() * plan.chunk * plan.q));
   plan.ybuf = plan.output_direct ? 0 : round_up16(static_cast<std::size_t>(g.cout * plan.chunk * plan.q));
   // With a fused input ReLU, dx of one sample is formed here and then masked into the caller's dx.
@@ -137,7 +141,8 @@ void relu_mask_into(const T* x, const T* d, T* dx, std::int64_t n, GradMode mode
   }
 }
 
-/// Unfolds one sample x [Cin, H, W] into col [Cin*KH*KW, OH*OW] (rows ld apart) (zero where the window is padding).
+/// Unfolds one sample x [Cin, H, W] into col [Cin*KH*KW, OH*OW] (rows ld apart) (zero where the window is
+/// padding).
 template <typename T>
 void im2col(const ConvGeometry& g, const T* x, T* col, std::int64_t ld) {
   for (std::int64_t c = 0; c < g.cin; ++c) {
@@ -147,7 +152,8 @@ void im2col(const ConvGeometry& g, const T* x, T* col, std::int64_t ld) {
         T* row = col + ((c * g.kh + ky) * g.kw + kx) * ld;
         // Output columns whose input column iw = ow*stride - pad + kx lies inside [0, W).
         const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
-        const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
+        const std::int64_t hi =
+            std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
         for (std::int64_t oy = 0; oy < g.oh; ++oy) {
           T* out = row + oy * g.ow;
           const std::int64_t iy = oy * g.stride - g.pad + ky;
@@ -181,7 +187,8 @@ void col2im_add(const ConvGeometry& g, const T* col, std::int64_t ld, T* dx) {
       for (std::int64_t kx = 0; kx < g.kw; ++kx) {
         const T* row = col + ((c * g.kh + ky) * g.kw + kx) * ld;
         const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
-        const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
+        const std::int64_t hi =
+            std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
         for (std::int64_t oy = 0; oy < g.oh; ++oy) {
           const std::int64_t iy = oy * g.stride - g.pad + ky;
           if (iy < 0 || iy >= g.h) continue;
@@ -220,7 +227,8 @@ void pad_sample(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad
 
 /// Writes the columns of one sample: rows r = (c, ky, kx) of length q at col + r * ld.
 template <typename T>
-void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad, T* col, std::int64_t ld) {
+void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad, T* col,
+                   std::int64_t ld) {
   if (plan.wide) {
     const bool needs_pad = !(g.pad == 0 && g.kh == 1 && g.kw == 1);
     const T* src = x;
@@ -243,8 +251,8 @@ void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* x
 
 /// Adds the column gradients of one sample (rows of length q at dcol + r * ld) into dx [Cin, H, W].
 template <typename T>
-void fold_columns(const ConvGeometry& g, const ConvPlan& plan, const T* dcol, std::int64_t ld, T* dxpad, T* dx,
-                  GradMode mode) {
+void fold_columns(const ConvGeometry& g, const ConvPlan& plan, const T* dcol, std::int64_t ld, T* dxpad,
+                  T* dx, GradMode mode) {
   if (!plan.wide) {
     if (mode == GradMode::kWrite) std::fill(dx, dx + g.cin * g.h * g.w, T{0});
     col2im_add(g, dcol, ld, dx);
@@ -306,7 +314,8 @@ struct WorkspaceLayout {
   std::size_t stride = 0, flipped = 0, block_sums = 0;
   std::int64_t blocks = 0;
   [[nodiscard]] std::size_t total(int threads) const {
-    return static_cast<std::size_t>(threads) * stride + flipped + static_cast<std::size_t>(blocks) * block_sums;
+    return static_cast<std::size_t>(threads) * stride + flipped +
+           static_cast<std::size_t>(blocks) * block_sums;
   }
 };
 
@@ -441,9 +450,9 @@ bool use_direct(const char* where, const ConvGeometry& g, ConvAlgorithm algorith
 /// flipped sub-kernel. The phases interleave back into dx; each is a quarter (for s = 2) of the
 /// work, so dx costs what the forward pass costs instead of going through GEMM and col2im.
 struct DxPhase {
-  std::int64_t a = 0, b = 0;       // rows s*i + a, columns s*j + b of the padded input
-  detail::WideConvShape shape;     // DirectPlan::trans with this phase's taps (none: no gradient)
-  std::size_t weights = 0;         // offset of its flipped weights in the shared weight region
+  std::int64_t a = 0, b = 0;    // rows s*i + a, columns s*j + b of the padded input
+  detail::WideConvShape shape;  // DirectPlan::trans with this phase's taps (none: no gradient)
+  std::size_t weights = 0;      // offset of its flipped weights in the shared weight region
 };
 
 /// Workspace of the direct path: shared weights (transposed or flipped) and weight-gradient block
@@ -463,12 +472,15 @@ struct DirectPlan {
     return weights + static_cast<std::size_t>(threads) * forward_slice;
   }
   [[nodiscard]] std::size_t backward_total(int threads) const {
-    return weights + static_cast<std::size_t>(blocks) * block_sums + static_cast<std::size_t>(threads) * backward_slice;
+    return weights + static_cast<std::size_t>(blocks) * block_sums +
+           static_cast<std::size_t>(threads) * backward_slice;
   }
 };
 
 /// Number of taps t in [0, k) with t % s == phase.
-std::int64_t phase_taps(std::int64_t k, std::int64_t s, std::int64_t phase) { return phase < k ? (k - phase + s - 1) / s : 0; }
+std::int64_t phase_taps(std::int64_t k, std::int64_t s, std::int64_t phase) {
+  return phase < k ? (k - phase + s - 1) / s : 0;
+}
 
 void plan_dx_phases(const ConvGeometry& g, DirectPlan& p) {
   const std::int64_t s = g.stride;
@@ -508,7 +520,8 @@ DirectPlan make_direct_plan(const ConvGeometry& g) {
   DirectPlan p;
   p.fwd = detail::make_wide_conv_shape(g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad, g.stride);
   if (direct_dx(g) && g.stride == 1) {
-    p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+    p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad,
+                                           g.kw - 1 - g.pad);
   } else if (direct_dx(g)) {
     plan_dx_phases(g, p);
   }
@@ -595,8 +608,8 @@ void scatter_phase(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph
   }
 }
 
-void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* bias,
-                    float* y, float* ws, int threads, double* moments) {
+void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w,
+                    const float* bias, float* y, float* ws, int threads, double* moments) {
   transpose_weight(g, w, ws);
   const std::int64_t in_size = g.cin * g.h * g.w;
   const std::int64_t out_size = g.cout * g.oh * g.ow;
@@ -619,8 +632,9 @@ void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, 
   }
 }
 
-void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* dy,
-                     float* dx, float* dweight, float* dbias, GradMode mode, float* ws, int threads) {
+void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w,
+                     const float* dy, float* dx, float* dweight, float* dbias, GradMode mode, float* ws,
+                     int threads) {
   if (dx != nullptr) {
     if (g.stride == 1) {
       flip_weight(g, w, ws);
@@ -671,15 +685,16 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
             }
           } else if (p.dx_cl) {
             detail::direct_conv_forward_cl(p.trans, dy_pad, ws, dx_wide);
-            detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
+            detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd,
+                                         mask);
           } else {
             detail::direct_conv_forward(p.trans, dy_pad, ws, dx_wide);
             detail::narrow_output(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
           }
         }
         if (p.forward_cl) {
-          detail::direct_conv_weight_grad_cl(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(),
-                                             n0 > begin, sum);
+          detail::direct_conv_weight_grad_cl(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide,
+                                             p.fwd.wide_size(), n0 > begin, sum);
         } else {
           detail::direct_conv_weight_grad(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(),
                                           n0 > begin, sum);
@@ -750,8 +765,8 @@ namespace {
 
 /// The im2col + GEMM backward pass. dweight == nullptr computes dx only (dbias must then be null).
 template <typename T>
-void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
-                   GradMode mode, Workspace<T>& workspace, int threads) {
+void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* dy, T* dx, T* dweight,
+                   T* dbias, GradMode mode, Workspace<T>& workspace, int threads) {
   detail::ensure_blas_single_threaded();
   const ConvPlan plan = make_plan(g);
   const WorkspaceLayout layout = backward_layout(g);
@@ -774,7 +789,8 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* 
       T* dw_sum = sums + static_cast<std::size_t>(block) * layout.block_sums;
       T* db_sum = dw_sum + g.cout * k;
       std::fill(dw_sum, dw_sum + g.cout * k + g.cout, T{0});
-      for (std::int64_t chunk = block * chunks / layout.blocks; chunk < (block + 1) * chunks / layout.blocks; ++chunk) {
+      for (std::int64_t chunk = block * chunks / layout.blocks; chunk < (block + 1) * chunks / layout.blocks;
+           ++chunk) {
         const std::int64_t n0 = chunk * plan.chunk;
         const std::int64_t count = std::min(plan.chunk, g.n - n0);
         const std::int64_t ld = count * plan.q;
@@ -819,8 +835,8 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* 
         if (!folded_dx) continue;
         if (plan.input_direct) {
           // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
-          detail::gemm(true, false, k, p, g.cout, T{1}, weight, k, dyt, p, mode == GradMode::kAdd ? T{1} : T{0},
-                       dx + n0 * in_size, p);
+          detail::gemm(true, false, k, p, g.cout, T{1}, weight, k, dyt, p,
+                       mode == GradMode::kAdd ? T{1} : T{0}, dx + n0 * in_size, p);
           continue;
         }
         // dcols [K, count*q] = W^T [K, Cout] * dy [Cout, count*q], then fold back onto each sample.
@@ -842,7 +858,8 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* 
 #pragma omp for schedule(static)
       for (std::int64_t i = 0; i < g.cout * k + (dbias != nullptr ? g.cout : 0); ++i) {
         T sum{0};
-        for (std::int64_t b = 0; b < layout.blocks; ++b) sum += sums[static_cast<std::size_t>(b) * layout.block_sums + i];
+        for (std::int64_t b = 0; b < layout.blocks; ++b)
+          sum += sums[static_cast<std::size_t>(b) * layout.block_sums + i];
         detail::store(i < g.cout * k ? dweight[i] : dbias[i - g.cout * k], sum, mode);
       }
     }
@@ -913,9 +930,9 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
     if (use_direct<T>(kWhere, g, params.algorithm)) {
       const DirectPlan p = make_direct_plan(g);
       const bool dx_here = dx != nullptr && direct_dx(g);
-      direct_backward(g, p, x.data(), weight.data(), dy.data(), dx_here ? dx->data() : nullptr, dweight.data(),
-                      dbias != nullptr ? dbias->data() : nullptr, mode, workspace.reserve(p.backward_total(threads)),
-                      threads);
+      direct_backward(g, p, x.data(), weight.data(), dy.data(), dx_here ? dx->data() : nullptr,
+                      dweight.data(), dbias != nullptr ? dbias->data() : nullptr, mode,
+                      workspace.reserve(p.backward_total(threads)), threads);
       if (dx != nullptr && !dx_here) {
         gemm_backward(g, x.data(), weight.data(), dy.data(), dx->data(), static_cast<float*>(nullptr),
                       static_cast<float*>(nullptr), mode, workspace, threads);
@@ -929,10 +946,10 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
                 dbias != nullptr ? dbias->data() : nullptr, mode, workspace, threads);
 }
 
-#define ALPHAX_INSTANTIATE_CONV2D(T)                                                                      \
-  template void conv2d_forward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,      \
+#define ALPHAX_INSTANTIATE_CONV2D(T)                                                                       \
+  template void conv2d_forward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,     \
                                   BasicTensor<T>&, const Conv2dParams&, Workspace<T>&, TensorD*);          \
-  template void conv2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,     \
+  template void conv2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,    \
                                    BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>*, const Conv2dParams&, \
                                    Workspace<T>&, GradMode);
 ALPHAX_INSTANTIATE_CONV2D(float)

@@ -43,12 +43,13 @@ PoolGeometry geometry(const char* where, const Shape& input, const Pool2dParams&
     detail::fail(where, "window " + std::to_string(p.kernel) + " is larger than the padded input of shape " +
                             input.to_string() + " (padding " + std::to_string(p.padding) + ")");
   }
-  PoolGeometry g{input[0] * input[1], input[2], input[3], span_h / p.stride + 1, span_w / p.stride + 1,
-                 p.kernel, p.stride, p.padding};
+  PoolGeometry g{input[0] * input[1],   input[2], input[3], span_h / p.stride + 1,
+                 span_w / p.stride + 1, p.kernel, p.stride, p.padding};
   if (g.row_kernels()) {
     for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
       const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
-      const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
+      const std::int64_t hi =
+          std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
       g.taps[static_cast<std::size_t>(kx)] = {lo, hi};
     }
   }
@@ -64,8 +65,8 @@ struct Window {
 inline Window window(const PoolGeometry& g, std::int64_t oy, std::int64_t ox) {
   const std::int64_t ys = oy * g.stride - g.pad;
   const std::int64_t xs = ox * g.stride - g.pad;
-  return {std::max<std::int64_t>(ys, 0), std::min<std::int64_t>(ys + g.kernel, g.h), std::max<std::int64_t>(xs, 0),
-          std::min<std::int64_t>(xs + g.kernel, g.w)};
+  return {std::max<std::int64_t>(ys, 0), std::min<std::int64_t>(ys + g.kernel, g.h),
+          std::max<std::int64_t>(xs, 0), std::min<std::int64_t>(xs + g.kernel, g.w)};
 }
 
 /// The AVX-512 plane kernels take float 3x3/stride 1/padding 1 average pooling and 2x2/stride 2
@@ -128,7 +129,8 @@ void avg_pool_plane(const PoolGeometry& g, const T* xp, T* yp) {
   for (std::int64_t oy = 0; oy < g.oh; ++oy) {
     std::fill(acc, acc + g.ow, T{0});
     const std::int64_t ys = oy * g.stride - g.pad;
-    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h);
+         ++iy) {
       const T* row = xp + iy * g.w;
       for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
         const ColumnRange r = columns_for_tap(g, kx);
@@ -160,7 +162,8 @@ void avg_pool_plane_backward(const PoolGeometry& g, const T* dyp, T* dxp) {
 #pragma omp simd
     for (std::int64_t ox = 0; ox < g.ow; ++ox) share[ox] = in[ox] * inv_rows * inv_cols[ox];
     const std::int64_t ys = oy * g.stride - g.pad;
-    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h);
+         ++iy) {
       T* row = dxp + iy * g.w;
       for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
         const ColumnRange r = columns_for_tap(g, kx);
@@ -181,7 +184,8 @@ template <typename T>
 void max_pool_row(const PoolGeometry& g, const T* xp, std::int64_t oy, T* best) {
   const std::int64_t ys = oy * g.stride - g.pad;
   const std::int64_t y0 = std::max<std::int64_t>(ys, 0);
-  for (std::int64_t ox = 0; ox < g.ow; ++ox) best[ox] = xp[y0 * g.w + std::max<std::int64_t>(ox * g.stride - g.pad, 0)];
+  for (std::int64_t ox = 0; ox < g.ow; ++ox)
+    best[ox] = xp[y0 * g.w + std::max<std::int64_t>(ox * g.stride - g.pad, 0)];
   for (std::int64_t iy = y0; iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
     const T* row = xp + iy * g.w;
     for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
@@ -213,7 +217,8 @@ void max_pool_row_backward(const PoolGeometry& g, const T* xp, const T* yrow, co
   T found[kMaxRowKernelWidth];
   std::fill(found, found + g.ow, T{0});
   const std::int64_t ys = oy * g.stride - g.pad;
-  for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+  for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h);
+       ++iy) {
     const T* row = xp + iy * g.w;
     T* drow = dxp + iy * g.w;
     for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
@@ -358,7 +363,8 @@ void avg_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2d
 }
 
 template <Scalar T>
-void avg_pool2d_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, const Pool2dParams& params, GradMode mode) {
+void avg_pool2d_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, const Pool2dParams& params,
+                         GradMode mode) {
   constexpr const char* kWhere = "avg_pool2d_backward";
   detail::require_rank(kWhere, "input gradient", dx, 4);
   const PoolGeometry g = geometry(kWhere, dx.shape(), params);
@@ -397,12 +403,13 @@ template <typename T>
 std::int64_t global_pool_planes(const char* where, const BasicTensor<T>& x, const BasicTensor<T>& y) {
   detail::require_rank(where, "input", x, 4);
   const bool flat = y.rank() == 2 && y.dim(0) == x.dim(0) && y.dim(1) == x.dim(1);
-  const bool square = y.rank() == 4 && y.dim(0) == x.dim(0) && y.dim(1) == x.dim(1) && y.dim(2) == 1 && y.dim(3) == 1;
+  const bool square =
+      y.rank() == 4 && y.dim(0) == x.dim(0) && y.dim(1) == x.dim(1) && y.dim(2) == 1 && y.dim(3) == 1;
   if (y.data() == nullptr || !(flat || square)) {
     detail::fail(where, "pooled tensor has shape " + y.shape().to_string() + ", expected [" +
                             std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) + "] or [" +
-                            std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) + ", 1, 1] for input " +
-                            x.shape().to_string());
+                            std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) +
+                            ", 1, 1] for input " + x.shape().to_string());
   }
   if (x.dim(2) * x.dim(3) == 0) detail::fail(where, "input " + x.shape().to_string() + " has empty planes");
   return x.dim(0) * x.dim(1);
@@ -442,13 +449,14 @@ void global_avg_pool_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, Grad
   }
 }
 
-#define ALPHAX_INSTANTIATE_POOL(T)                                                                            \
-  template void max_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);          \
-  template void max_pool2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,  \
-                                       BasicTensor<T>&, const Pool2dParams&, GradMode);                       \
-  template void avg_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);          \
-  template void avg_pool2d_backward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&, GradMode); \
-  template void global_avg_pool_forward<T>(const BasicTensor<T>&, BasicTensor<T>&);                          \
+#define ALPHAX_INSTANTIATE_POOL(T)                                                                          \
+  template void max_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);         \
+  template void max_pool2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
+                                       BasicTensor<T>&, const Pool2dParams&, GradMode);                     \
+  template void avg_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);         \
+  template void avg_pool2d_backward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&,         \
+                                       GradMode);                                                           \
+  template void global_avg_pool_forward<T>(const BasicTensor<T>&, BasicTensor<T>&);                         \
   template void global_avg_pool_backward<T>(const BasicTensor<T>&, BasicTensor<T>&, GradMode);
 ALPHAX_INSTANTIATE_POOL(float)
 ALPHAX_INSTANTIATE_POOL(double)

@@ -39,8 +39,8 @@ ALPHAX_AVX512 inline __m512 right_of(__m512 cur, __m512 next) {
 }
 
 /// row[c..c+15] * row_scale (* scale[c..c+15] when scale is not null), zero at columns >= w.
-ALPHAX_AVX512 inline __m512 scaled_load(const float* row, const float* scale, __m512 row_scale, std::int64_t c,
-                                        std::int64_t w) {
+ALPHAX_AVX512 inline __m512 scaled_load(const float* row, const float* scale, __m512 row_scale,
+                                        std::int64_t c, std::int64_t w) {
   const __mmask16 m = lanes(w - c);
   __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + c), row_scale);
   if (scale != nullptr) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale + c));
@@ -66,7 +66,8 @@ ALPHAX_AVX512 inline void add_box_row(const float* row, const float* scale, floa
 
 /// 1 / (number of indices of a 3-window centred on i that lie in [0, n)).
 inline float inverse_count(std::int64_t i, std::int64_t n) {
-  return 1.0f / static_cast<float>(std::min<std::int64_t>(i + 1, n - 1) - std::max<std::int64_t>(i - 1, 0) + 1);
+  return 1.0f /
+         static_cast<float>(std::min<std::int64_t>(i + 1, n - 1) - std::max<std::int64_t>(i - 1, 0) + 1);
 }
 
 }  // namespace
@@ -76,8 +77,10 @@ ALPHAX_AVX512 void avg_pool3_forward_plane(const float* x, float* y, std::int64_
   for (std::int64_t c = 0; c < w; ++c) inv_col[c] = inverse_count(c, w);
   for (std::int64_t oy = 0; oy < h; ++oy) {
     float* out = y + oy * w;
-    for (std::int64_t c = 0; c < w; c += 16) _mm512_mask_storeu_ps(out + c, lanes(w - c), _mm512_setzero_ps());
-    for (std::int64_t r = std::max<std::int64_t>(oy - 1, 0); r <= std::min<std::int64_t>(oy + 1, h - 1); ++r) {
+    for (std::int64_t c = 0; c < w; c += 16)
+      _mm512_mask_storeu_ps(out + c, lanes(w - c), _mm512_setzero_ps());
+    for (std::int64_t r = std::max<std::int64_t>(oy - 1, 0); r <= std::min<std::int64_t>(oy + 1, h - 1);
+         ++r) {
       add_box_row(x + r * w, nullptr, 1.0f, w, out);
     }
     const __m512 inv_row = _mm512_set1_ps(inverse_count(oy, h));
@@ -97,9 +100,11 @@ ALPHAX_AVX512 void avg_pool3_backward_plane(const float* dy, float* dx, std::int
   for (std::int64_t iy = 0; iy < h; ++iy) {
     float* out = dx + iy * w;
     if (!accumulate) {
-      for (std::int64_t c = 0; c < w; c += 16) _mm512_mask_storeu_ps(out + c, lanes(w - c), _mm512_setzero_ps());
+      for (std::int64_t c = 0; c < w; c += 16)
+        _mm512_mask_storeu_ps(out + c, lanes(w - c), _mm512_setzero_ps());
     }
-    for (std::int64_t r = std::max<std::int64_t>(iy - 1, 0); r <= std::min<std::int64_t>(iy + 1, h - 1); ++r) {
+    for (std::int64_t r = std::max<std::int64_t>(iy - 1, 0); r <= std::min<std::int64_t>(iy + 1, h - 1);
+         ++r) {
       add_box_row(dy + r * w, inv_col, inverse_count(r, h), w, out);
     }
   }
@@ -146,9 +151,11 @@ ALPHAX_AVX512 void max_pool2_backward_plane(const float* x, const float* y, cons
         const __m512 a = _mm512_maskz_loadu_ps(ma, row);
         const __m512 b = _mm512_maskz_loadu_ps(mb, row + 16);
         // Window order (r, 0), (r, 1): the first input equal to the maximum takes the gradient.
-        const __mmask16 hit0 = _mm512_mask_cmp_ps_mask(m & ~found, _mm512_permutex2var_ps(a, even, b), best, _CMP_EQ_OQ);
+        const __mmask16 hit0 =
+            _mm512_mask_cmp_ps_mask(m & ~found, _mm512_permutex2var_ps(a, even, b), best, _CMP_EQ_OQ);
         found |= hit0;
-        const __mmask16 hit1 = _mm512_mask_cmp_ps_mask(m & ~found, _mm512_permutex2var_ps(a, odd, b), best, _CMP_EQ_OQ);
+        const __mmask16 hit1 =
+            _mm512_mask_cmp_ps_mask(m & ~found, _mm512_permutex2var_ps(a, odd, b), best, _CMP_EQ_OQ);
         found |= hit1;
         const __m512 g0 = _mm512_maskz_mov_ps(hit0, grad);
         const __m512 g1 = _mm512_maskz_mov_ps(hit1, grad);
@@ -199,7 +206,8 @@ void avg_pool3_backward_plane(const float*, float*, std::int64_t, std::int64_t, 
 void max_pool2_forward_plane(const float*, float*, std::int64_t, std::int64_t) {
   no_kernels("max_pool2_forward_plane");
 }
-void max_pool2_backward_plane(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, bool) {
+void max_pool2_backward_plane(const float*, const float*, const float*, float*, std::int64_t, std::int64_t,
+                              bool) {
   no_kernels("max_pool2_backward_plane");
 }
 

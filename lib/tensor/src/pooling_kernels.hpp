@@ -1,10 +1,10 @@
 #pragma once
 // Private: AVX-512 float kernels for the pooling windows the networks use most (NAS-Bench-201's 3x3
-// average pooling, stride 1, padding 1; the plain CNN's 2x2 max pooling, stride 2). Each handles one plane of H x W (W <= kMaxFastPoolWidth) with rows as whole
-// vectors plus one masked vector, where the generic row kernels in pooling.cpp run short SSE loops
-// with scalar tails. Callers check fast_pool_available() (AVX-512F at run time) first; results equal
-// the generic kernels' up to float rounding, and max pooling keeps their tie rule (the gradient goes
-// to the first maximum of a window in row-major order).
+// average pooling, stride 1, padding 1; the plain CNN's 2x2 max pooling, stride 2). Each handles one plane of
+// H x W (W <= kMaxFastPoolWidth) with rows as whole vectors plus one masked vector, where the generic row
+// kernels in pooling.cpp run short SSE loops with scalar tails. Callers check fast_pool_available() (AVX-512F
+// at run time) first; results equal the generic kernels' up to float rounding, and max pooling keeps their
+// tie rule (the gradient goes to the first maximum of a window in row-major order).
 #include <cstdint>
 
 namespace alphax::tensor::detail {
