@@ -40,10 +40,9 @@ double Master::virtual_seconds(const InFlight& flight, const search::EvalResult&
   return std::isfinite(seconds) && seconds > 0.0 ? seconds : 0.0;
 }
 
-int Master::busy_groups() const {
-  int busy = 0;
-  for (const auto& g : groups_) busy += g.flight && !g.result ? 1 : 0;
-  return busy;
+Master::GroupKey Master::running_key(int g) const {
+  const auto& flight = *groups_[static_cast<std::size_t>(g)].flight;
+  return {flight.dispatch_virtual + std::max(0.0, flight.known_seconds), g};
 }
 
 std::vector<Dispatch> Master::start(double now) {
@@ -80,32 +79,19 @@ void Master::dispatch_to(int g, double now, std::vector<Dispatch>& out) {
   auto& group = groups_[static_cast<std::size_t>(g)];
   group.flight = InFlight{proposal, static_cast<std::int64_t>(dispatched_), now, group.clock,
                           known_seconds(proposal.genome)};
+  running_.insert(running_key(g));
+  ++in_flight_;
   ++dispatched_;
   out.push_back({g, group.flight->eval_id, proposal.genome});
 }
 
 std::optional<int> Master::next_consumable() const {
-  std::optional<int> best;
-  double best_finish = 0.0;
-  for (std::size_t g = 0; g < groups_.size(); ++g) {
-    const auto& group = groups_[g];
-    if (!group.result) continue;
-    if (options_.order == ResultOrder::arrival) return static_cast<int>(g);
-    const double finish = group.flight->dispatch_virtual + virtual_seconds(*group.flight, *group.result);
-    if (!best || finish < best_finish) {
-      best = static_cast<int>(g);
-      best_finish = finish;
-    }
-  }
-  if (!best) return std::nullopt;
+  if (arrived_.empty()) return std::nullopt;
+  const GroupKey best = *arrived_.begin();
+  if (options_.order == ResultOrder::arrival) return best.second;
   // Held back while a busy group could still finish first (durations are >= 0; ties by group).
-  for (std::size_t g = 0; g < groups_.size(); ++g) {
-    const auto& group = groups_[g];
-    if (!group.flight || group.result) continue;
-    const double earliest = group.flight->dispatch_virtual + std::max(0.0, group.flight->known_seconds);
-    if (earliest < best_finish || (earliest == best_finish && static_cast<int>(g) < *best)) return std::nullopt;
-  }
-  return best;
+  if (!running_.empty() && *running_.begin() < best) return std::nullopt;
+  return best.second;
 }
 
 std::vector<Dispatch> Master::on_result(int g, const search::EvalResult& result, double now) {
@@ -113,8 +99,13 @@ std::vector<Dispatch> Master::on_result(int g, const search::EvalResult& result,
       groups_[static_cast<std::size_t>(g)].result)
     throw std::logic_error("Master::on_result: group " + std::to_string(g) + " has no evaluation in flight");
   auto& group = groups_[static_cast<std::size_t>(g)];
+  running_.erase(running_key(g));
   group.result = result;
   group.arrival_wall = now;
+  group.arrived_key = options_.order == ResultOrder::arrival
+                          ? GroupKey{arrivals_++, g}
+                          : GroupKey{group.flight->dispatch_virtual + virtual_seconds(*group.flight, result), g};
+  arrived_.insert(group.arrived_key);
   busy_seconds_ += std::max(0.0, now - group.flight->dispatch_wall);
   std::vector<Dispatch> out;
   if (phase_ == MasterPhase::preempted) return out;
@@ -137,6 +128,8 @@ void Master::consume(int g, double now, std::vector<Dispatch>& out) {
     if (result.message.empty()) result.message = "objective is not finite";
   }
   const double finish_virtual = flight.dispatch_virtual + virtual_seconds(flight, result);
+  arrived_.erase(group.arrived_key);
+  --in_flight_;
   group.flight.reset();
   group.result.reset();
   group.clock = finish_virtual;
@@ -179,8 +172,7 @@ void Master::update_phase(double now) {
     preempt(now);
     return;
   }
-  bool any_in_flight = false;
-  for (const auto& g : groups_) any_in_flight = any_in_flight || g.flight.has_value();
+  const bool any_in_flight = in_flight_ > 0;
   const bool exhausted = target_reached_ || no_more_proposals_ || dispatched_ >= options_.max_evaluations;
   if (!exhausted) return;
   if (stop_reason_.empty()) stop_reason_ = "budget of " + std::to_string(options_.max_evaluations) + " evaluations spent";
@@ -277,7 +269,10 @@ void Master::restore(const search::StateArchive& state) {
   const auto& flight_predicted = m.doubles("in_flight_predicted");
   const auto& flight_virtual = m.doubles("in_flight_dispatch_virtual");
   const auto& genomes = m.ints("in_flight_genomes");
-  for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g] = Group{std::nullopt, std::nullopt, 0.0, clocks.at(g)};
+  running_.clear();
+  arrived_.clear();
+  in_flight_ = 0;
+  for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g] = Group{std::nullopt, std::nullopt, 0.0, clocks.at(g), {}};
   for (std::size_t i = 0; i < flight_group.size(); ++i) {
     InFlight f;
     f.eval_id = flight_eval.at(i);
@@ -288,6 +283,8 @@ void Master::restore(const search::StateArchive& state) {
     f.dispatch_virtual = flight_virtual.at(i);
     f.known_seconds = known_seconds(f.proposal.genome);
     groups_.at(static_cast<std::size_t>(flight_group[i])).flight = f;
+    running_.insert(running_key(static_cast<int>(flight_group[i])));
+    ++in_flight_;
   }
 }
 
