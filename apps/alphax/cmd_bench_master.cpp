@@ -106,10 +106,20 @@ std::unique_ptr<search::Evaluator> make_landscape(const YAML::Node& config, cons
 
 void simulate_one(const BenchMasterOptions& o, const YAML::Node& config, const SimulatedRun& run) {
   const auto space = search::make_space(config["space"]);
-  const auto strategy = search::make_strategy(strategy_section(config, run.label), *space, o.seed);
+  const auto inner = search::make_strategy(strategy_section(config, run.label), *space, o.seed);
+  TimedStrategy strategy(*inner);
   const auto landscape = make_landscape(config, *space);
 
+  // Durations are a function of the architecture, so a deterministic-order master knows them at
+  // dispatch (as it does for the table and train evaluators of a real run).
+  DurationModel model;
+  model.kind = DurationModel::parse_kind(o.distribution);
+  model.mean_seconds = o.mean_seconds;
+  model.sigma = o.sigma;
+  const auto duration = [&](const search::Genome& genome) { return model.draw_for(o.seed, space->canonical_hash(genome)); };
+
   MasterOptions options;
+  options.dispatch_cost = duration;
   options.max_evaluations = static_cast<std::uint64_t>(o.evaluations_per_worker * run.workers);
   options.order = run.order == "arrival" ? ResultOrder::arrival : ResultOrder::deterministic;
   const YAML::Node checkpoint = config["checkpoint"];
@@ -128,19 +138,21 @@ void simulate_one(const BenchMasterOptions& o, const YAML::Node& config, const S
     log = std::make_unique<SearchLog>(SearchLog::create(dir / "search.h5", {options.config_text, run.workers + 1, 1}));
     store = std::make_unique<CheckpointStore>(dir);
   }
-  Master master(options, *space, *strategy, run.workers, log.get(), store.get());
+  Master master(options, *space, strategy, run.workers, log.get(), store.get());
 
   VirtualWorkerSettings settings;
-  settings.evaluation.kind = DurationModel::parse_kind(o.distribution);
-  settings.evaluation.mean_seconds = o.mean_seconds;
-  settings.evaluation.sigma = o.sigma;
+  settings.mean_evaluation_seconds = o.mean_seconds;
   settings.message_latency_seconds = o.latency_us * 1e-6;
   settings.send_cpu_seconds = o.send_us * 1e-6;
   settings.seed = o.seed;
   const auto r = simulate_virtual_workers(master, settings, [&](const search::Genome& genome) {
-    return landscape->evaluate(*space, genome);
+    auto result = landscape->evaluate(*space, genome);
+    result.train_seconds = duration(genome);
+    return result;
   });
   if (!dir.empty()) fs::remove_all(dir);
+  const auto& t = strategy.totals();
+  const auto per_call_ms = [](double seconds, std::uint64_t calls) { return calls ? 1e3 * seconds / calls : 0.0; };
 
   std::ostringstream line;
   line << run.label << ',' << run.order << ',' << space->name() << ',' << r.workers << ',' << r.dispatches << ','
@@ -148,11 +160,14 @@ void simulate_one(const BenchMasterOptions& o, const YAML::Node& config, const S
        << (o.no_files ? "no" : "yes") << ',' << r.ramp_up_seconds << ',' << r.stop_seconds << ',' << r.utilisation << ','
        << r.steady_utilisation << ',' << r.master_seconds << ',' << r.decisions_per_second << ','
        << r.demand_per_second << ',' << 1e3 * r.mean_queue_seconds << ',' << 1e3 * r.max_queue_seconds << ','
-       << 1e3 * r.max_call_seconds << ',' << r.checkpoints << ',' << master.best().result.objective;
+       << 1e3 * r.max_call_seconds << ',' << r.checkpoints << ',' << master.best().result.objective << ','
+       << per_call_ms(t.propose, t.proposals) << ',' << per_call_ms(t.on_dispatch, t.dispatches) << ','
+       << per_call_ms(t.on_result, t.results) << ',' << t.proposals;
   append_csv(fs::path(o.out) / "simulate.csv",
              "strategy,order,space,workers,evaluations,distribution,mean_s,latency_us,send_us,log_and_checkpoints,"
              "ramp_up_s,stop_s,utilisation,steady_utilisation,master_s,decisions_per_s,demand_per_s,"
-             "mean_queue_ms,max_queue_ms,max_call_ms,checkpoints,best_objective",
+             "mean_queue_ms,max_queue_ms,max_call_ms,checkpoints,best_objective,propose_ms,on_dispatch_ms,on_result_ms,"
+             "proposals",
              line.str());
   std::printf("%-10s %-13s V=%-6d evals %-7llu utilisation %6.2f%% (steady %6.2f%%) | master %.1f s, %.0f decisions/s "
               "(need %.0f) | queue mean %.2f ms max %.1f ms | slowest call %.1f ms | %llu checkpoints\n",
@@ -160,6 +175,9 @@ void simulate_one(const BenchMasterOptions& o, const YAML::Node& config, const S
               100 * r.utilisation, 100 * r.steady_utilisation, r.master_seconds, r.decisions_per_second,
               r.demand_per_second, 1e3 * r.mean_queue_seconds, 1e3 * r.max_queue_seconds, 1e3 * r.max_call_seconds,
               static_cast<unsigned long long>(r.checkpoints));
+  std::printf("  strategy per call: propose %.3f ms (%llu calls), on_dispatch %.3f ms, on_result %.3f ms\n",
+              per_call_ms(t.propose, t.proposals), static_cast<unsigned long long>(t.proposals),
+              per_call_ms(t.on_dispatch, t.dispatches), per_call_ms(t.on_result, t.results));
   if (r.dispatches < options.max_evaluations)
     std::printf("  note: stopped after %llu of %llu evaluations: %s\n", static_cast<unsigned long long>(r.dispatches),
                 static_cast<unsigned long long>(options.max_evaluations), master.stop_reason().c_str());

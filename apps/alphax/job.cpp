@@ -70,7 +70,7 @@ std::unique_ptr<MasterSide> prepare_master(const RunRequest& request, int world_
                       "; run without --restart to start a new search");
 
   auto options = MasterOptions::from(config);
-  const VirtualClock clock = virtual_clock_for(config, *side->space);
+  const VirtualClock clock = virtual_clock_for(config, *side->space, side->evaluator.get());
   options.virtual_seconds = clock.result_seconds;
   options.dispatch_cost = clock.dispatch_cost;
   const LogAttributes attributes{config.effective_text, world_size, config.group_size};

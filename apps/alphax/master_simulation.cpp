@@ -59,7 +59,7 @@ class VirtualWorkers {
     report_.steady_utilisation = busy_share(busy_, report_.ramp_up_seconds, last_dispatch_, report_.workers);
     report_.decisions_per_second =
         report_.master_seconds > 0 ? static_cast<double>(report_.dispatches) / report_.master_seconds : 0.0;
-    report_.demand_per_second = report_.workers / settings_.evaluation.mean_seconds;
+    report_.demand_per_second = report_.workers / settings_.mean_evaluation_seconds;
     report_.mean_queue_seconds = report_.results > 0 ? queued / static_cast<double>(report_.results) : 0.0;
     report_.checkpoints = master_.checkpoints_written();
     return report_;
@@ -86,7 +86,6 @@ class VirtualWorkers {
 
   void send(const Dispatch& d, double sent) {
     search::EvalResult result = evaluate_(d.genome);
-    result.train_seconds = settings_.evaluation.draw(rng_);
     const double begin = sent + latency();
     const double end = begin + result.train_seconds;
     busy_.push_back({begin, end});
@@ -113,7 +112,31 @@ class VirtualWorkers {
   VirtualWorkerReport report_;
 };
 
+template <typename Call>
+double seconds_of(Call&& call) {
+  const auto t0 = std::chrono::steady_clock::now();
+  call();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
+
+search::Proposal TimedStrategy::propose() {
+  search::Proposal proposal;
+  totals_.propose += seconds_of([&] { proposal = inner_->propose(); });
+  ++totals_.proposals;
+  return proposal;
+}
+
+void TimedStrategy::on_dispatch(const search::Proposal& proposal) {
+  totals_.on_dispatch += seconds_of([&] { inner_->on_dispatch(proposal); });
+  ++totals_.dispatches;
+}
+
+void TimedStrategy::on_result(const search::Proposal& proposal, const search::EvalResult& result) {
+  totals_.on_result += seconds_of([&] { inner_->on_result(proposal, result); });
+  ++totals_.results;
+}
 
 DurationModel::Kind DurationModel::parse_kind(const std::string& name) {
   if (name == "constant") return Kind::constant;
@@ -135,9 +158,15 @@ double DurationModel::draw(std::mt19937_64& rng) const {
   return mean_seconds;
 }
 
+double DurationModel::draw_for(std::uint64_t seed, std::uint64_t key) const {
+  std::seed_seq sequence{seed, key, key >> 32};
+  std::mt19937_64 rng(sequence);
+  return draw(rng);
+}
+
 VirtualWorkerReport simulate_virtual_workers(Master& master, const VirtualWorkerSettings& settings,
                                              const std::function<search::EvalResult(const search::Genome&)>& evaluate) {
-  if (!(settings.evaluation.mean_seconds > 0))
+  if (!(settings.mean_evaluation_seconds > 0))
     throw std::invalid_argument("simulate_virtual_workers: the mean evaluation time must be > 0");
   return VirtualWorkers(master, settings, evaluate).run();
 }

@@ -18,8 +18,32 @@
 #include "alphax/master.hpp"
 #include "alphax/search/evaluator.hpp"
 #include "alphax/search/search_space.hpp"
+#include "alphax/search/search_strategy.hpp"
 
 namespace alphax::app {
+
+/// \brief Forwards every call to a strategy and adds up the wall time of each kind of call, so
+/// the benchmark can say whether propose(), on_dispatch() or on_result() limits the master.
+class TimedStrategy final : public search::SearchStrategy {
+ public:
+  /// \brief Seconds spent in each method, and how often it was called.
+  struct Totals {
+    double propose = 0.0, on_dispatch = 0.0, on_result = 0.0;
+    std::uint64_t proposals = 0, dispatches = 0, results = 0;
+  };
+  explicit TimedStrategy(search::SearchStrategy& inner) : inner_(&inner) {}
+  std::string name() const override { return inner_->name(); }
+  search::Proposal propose() override;
+  void on_dispatch(const search::Proposal& proposal) override;
+  void on_result(const search::Proposal& proposal, const search::EvalResult& result) override;
+  void save(search::StateArchive& archive) const override { inner_->save(archive); }
+  void load(const search::StateArchive& archive) override { inner_->load(archive); }
+  const Totals& totals() const { return totals_; }
+
+ private:
+  search::SearchStrategy* inner_;
+  Totals totals_;
+};
 
 /// \brief A positive random duration of a given mean.
 struct DurationModel {
@@ -32,14 +56,17 @@ struct DurationModel {
   static Kind parse_kind(const std::string& name);
   /// \brief One draw.
   double draw(std::mt19937_64& rng) const;
+  /// \brief The draw for `key` (an architecture's canonical hash): the same architecture always
+  /// takes the same time, so a master can know it at dispatch (deterministic order).
+  double draw_for(std::uint64_t seed, std::uint64_t key) const;
 };
 
 /// \brief The settings of one simulated run.
 struct VirtualWorkerSettings {
-  DurationModel evaluation;               ///< how long an evaluation takes on a group
+  double mean_evaluation_seconds = 60.0;   ///< for the demand figure (groups / mean)
   double message_latency_seconds = 50e-6;  ///< one way, master <-> group leader (exponential of this mean; 0: none)
   double send_cpu_seconds = 2e-6;          ///< master CPU time per message sent (MPI_Send of a small message)
-  std::uint64_t seed = 0;                  ///< durations and latencies
+  std::uint64_t seed = 0;                  ///< latencies
 };
 
 /// \brief What a simulated run measured.
@@ -61,8 +88,8 @@ struct VirtualWorkerReport {
 };
 
 /// \brief Runs `master` (fresh, not started) to completion against master.num_groups() virtual
-/// groups. `evaluate` turns a dispatched architecture into its result (objective etc.); its
-/// train_seconds is replaced by the drawn duration, so a deterministic-order master orders by it.
+/// groups. `evaluate` turns a dispatched architecture into its result; its train_seconds is how
+/// long the group evaluates it.
 VirtualWorkerReport simulate_virtual_workers(
     Master& master, const VirtualWorkerSettings& settings,
     const std::function<search::EvalResult(const search::Genome&)>& evaluate);
