@@ -237,13 +237,14 @@ int run_master(MasterSide& side, MPI_Comm control) {
   std::vector<MPI_Request> requests(static_cast<std::size_t>(groups), MPI_REQUEST_NULL);
   std::vector<std::int64_t> expected(static_cast<std::size_t>(groups), -1);
 
+  auto send_one = [&](const Dispatch& d) {
+    const auto g = static_cast<std::size_t>(d.group);
+    send_work(WorkOrder{false, 0, d.eval_id, d.genome}, leader(d.group), control);
+    expected[g] = d.eval_id;
+    MPI_Irecv(&inbox[g], sizeof(ResultMessage), MPI_BYTE, leader(d.group), kTagResult, control, &requests[g]);
+  };
   auto send = [&](const std::vector<Dispatch>& dispatches) {
-    for (const auto& d : dispatches) {
-      const auto g = static_cast<std::size_t>(d.group);
-      send_work(WorkOrder{false, 0, d.eval_id, d.genome}, leader(d.group), control);
-      expected[g] = d.eval_id;
-      MPI_Irecv(&inbox[g], sizeof(ResultMessage), MPI_BYTE, leader(d.group), kTagResult, control, &requests[g]);
-    }
+    for (const auto& d : dispatches) send_one(d);
   };
 
   const std::uint64_t results_at_start = master.results();
@@ -254,7 +255,10 @@ int run_master(MasterSide& side, MPI_Comm control) {
     send(decide());
     side.decision_seconds += std::chrono::duration<double>(Clock::now() - d0).count();
   };
-  timed([&] { return master.start(side.elapsed_offset); });
+  // The first wave streams: a group starts as soon as its proposal is made, not after all of them.
+  const auto start0 = Clock::now();
+  master.start(side.elapsed_offset, send_one);
+  side.decision_seconds += std::chrono::duration<double>(Clock::now() - start0).count();
   while (!master.done()) {
     if (should_preempt(side.config, session())) {
       master.preempt(side.elapsed_offset + session());

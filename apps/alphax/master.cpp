@@ -47,24 +47,28 @@ Master::GroupKey Master::running_key(int g) const {
 
 std::vector<Dispatch> Master::start(double now) {
   std::vector<Dispatch> out;
+  start(now, [&out](const Dispatch& d) { out.push_back(d); });
+  return out;
+}
+
+void Master::start(double now, const DispatchSink& send) {
   checkpoint_wall_ = now;
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     auto& group = groups_[g];
     if (!group.flight) continue;
     group.flight->dispatch_wall = now;
-    out.push_back({static_cast<int>(g), group.flight->eval_id, group.flight->proposal.genome});
+    send({static_cast<int>(g), group.flight->eval_id, group.flight->proposal.genome});
   }
-  fill_idle(now, out);
+  fill_idle(now, send);
   update_phase(now);
-  return out;
 }
 
-void Master::fill_idle(double now, std::vector<Dispatch>& out) {
+void Master::fill_idle(double now, const DispatchSink& send) {
   for (std::size_t g = 0; g < groups_.size(); ++g)
-    if (!groups_[g].flight) dispatch_to(static_cast<int>(g), now, out);
+    if (!groups_[g].flight) dispatch_to(static_cast<int>(g), now, send);
 }
 
-void Master::dispatch_to(int g, double now, std::vector<Dispatch>& out) {
+void Master::dispatch_to(int g, double now, const DispatchSink& send) {
   if (phase_ != MasterPhase::running || target_reached_ || no_more_proposals_ ||
       dispatched_ >= options_.max_evaluations)
     return;
@@ -82,7 +86,7 @@ void Master::dispatch_to(int g, double now, std::vector<Dispatch>& out) {
   running_.insert(running_key(g));
   ++in_flight_;
   ++dispatched_;
-  out.push_back({g, group.flight->eval_id, proposal.genome});
+  send({g, group.flight->eval_id, proposal.genome});
 }
 
 std::optional<int> Master::next_consumable() const {
@@ -108,18 +112,19 @@ std::vector<Dispatch> Master::on_result(int g, const search::EvalResult& result,
   arrived_.insert(group.arrived_key);
   busy_seconds_ += std::max(0.0, now - group.flight->dispatch_wall);
   std::vector<Dispatch> out;
+  const DispatchSink collect = [&out](const Dispatch& d) { out.push_back(d); };
   if (phase_ == MasterPhase::preempted) return out;
   while (!stop_requested_) {
     const auto next = next_consumable();
     if (!next) break;
-    consume(*next, now, out);
+    consume(*next, now, collect);
   }
   maybe_checkpoint(now);
   update_phase(now);
   return out;
 }
 
-void Master::consume(int g, double now, std::vector<Dispatch>& out) {
+void Master::consume(int g, double now, const DispatchSink& send) {
   auto& group = groups_[static_cast<std::size_t>(g)];
   const InFlight flight = *group.flight;
   search::EvalResult result = *group.result;
@@ -159,7 +164,7 @@ void Master::consume(int g, double now, std::vector<Dispatch>& out) {
     target_reached_ = true;
     stop_reason_ = "target objective " + std::to_string(*options_.target_objective) + " reached";
   }
-  dispatch_to(g, now, out);
+  dispatch_to(g, now, send);
   // Stop only after the replacement went out: the checkpoint then holds exactly the state an
   // uninterrupted run has at this point (the restart-equality guarantee).
   const std::uint64_t count = log_ ? log_->rows() : results_;

@@ -29,6 +29,9 @@ struct Dispatch {
   search::Genome genome;
 };
 
+/// \brief Receives each dispatch as soon as the master has decided it.
+using DispatchSink = std::function<void(const Dispatch&)>;
+
 /// \brief The options of the master taken from RunConfig (so benchmarks can build them directly).
 struct MasterOptions {
   std::uint64_t max_evaluations = 100;
@@ -75,6 +78,9 @@ class Master {
   /// \brief The first dispatches: in-flight evaluations of a restored checkpoint, then new work for
   /// every idle group. `now` is wall seconds since the run began.
   std::vector<Dispatch> start(double now);
+  /// \brief As above, but every dispatch goes to `send` as soon as it is decided, so with many
+  /// groups the first ones start working while the master still proposes for the others.
+  void start(double now, const DispatchSink& send);
   /// \brief A group's result arrived; returns the dispatches to send now.
   std::vector<Dispatch> on_result(int group, const search::EvalResult& result, double now);
   /// \brief Checkpoint now and stop (signal, wall-time budget). Idempotent.
@@ -118,9 +124,9 @@ class Master {
   using GroupKey = std::pair<double, int>;  ///< (time on the deterministic clock or arrival count, group)
   GroupKey running_key(int group) const;
   std::optional<int> next_consumable() const;
-  void consume(int group, double now, std::vector<Dispatch>& out);
-  void fill_idle(double now, std::vector<Dispatch>& out);
-  void dispatch_to(int group, double now, std::vector<Dispatch>& out);
+  void consume(int group, double now, const DispatchSink& send);
+  void fill_idle(double now, const DispatchSink& send);
+  void dispatch_to(int group, double now, const DispatchSink& send);
   void maybe_checkpoint(double now);
   void write_checkpoint(double now);
   void update_phase(double now);

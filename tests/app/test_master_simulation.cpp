@@ -2,6 +2,7 @@
 // per-architecture durations, and the strategy timer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -49,6 +50,32 @@ TEST(MasterSimulation, SendCostPerMessageIsTheOnlyIdleTimeOfAFastMaster) {
   EXPECT_LT(r.utilisation, r.steady_utilisation);  // the ramp-up counts against the whole window
   EXPECT_NEAR(r.demand_per_second, 0.4, 1e-12);
   EXPECT_GT(r.decisions_per_second, 0.0);
+}
+
+TEST(MasterSimulation, StreamedStartHandsOutEachDispatchBeforeTheNextProposal) {
+  // With 10,000 groups the first wave is the longest master call; streaming it lets group 0 start
+  // while the master still proposes for the others, and it must send what the batch call sends.
+  SimulationSetup streamed;
+  SimulationSetup batched;
+  auto a = streamed.master(6, 30);
+  auto b = batched.master(6, 30);
+  std::vector<std::uint64_t> proposals_at_send;
+  std::vector<Dispatch> sent;
+  a->start(0.0, [&](const Dispatch& d) {
+    proposals_at_send.push_back(streamed.strategy.totals().proposals);
+    sent.push_back(d);
+  });
+  const auto collected = b->start(0.0);
+  ASSERT_EQ(sent.size(), 6u);
+  ASSERT_EQ(collected.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(sent[i].group, collected[i].group);
+    EXPECT_EQ(sent[i].eval_id, collected[i].eval_id);
+    EXPECT_EQ(streamed.space->format(sent[i].genome), batched.space->format(collected[i].genome));
+  }
+  // Group 0 got its work while later proposals were still to come.
+  EXPECT_LT(proposals_at_send.front(), proposals_at_send.back());
+  EXPECT_TRUE(std::is_sorted(proposals_at_send.begin(), proposals_at_send.end()));
 }
 
 TEST(MasterSimulation, AMasterSlowerThanTheDemandQueuesResultsAndIdlesGroups) {
