@@ -86,7 +86,9 @@ void Master::dispatch_to(int g, double now, const DispatchSink& send) {
   running_.insert(running_key(g));
   ++in_flight_;
   ++dispatched_;
-  send({g, group.flight->eval_id, proposal.genome});
+  const Dispatch dispatch{g, group.flight->eval_id, proposal.genome};
+  if (options_.on_dispatch) options_.on_dispatch(dispatch);
+  send(dispatch);
 }
 
 std::optional<int> Master::next_consumable() const {
@@ -139,6 +141,7 @@ void Master::consume(int g, double now, const DispatchSink& send) {
   group.result.reset();
   group.clock = finish_virtual;
   driver_.complete(flight.proposal, result);
+  if (options_.on_consume) options_.on_consume(flight.eval_id, result);
   ++results_;
   if (log_) {
     EvaluationRecord record;
