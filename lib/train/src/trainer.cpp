@@ -78,7 +78,8 @@ Trainer::Trainer(const TrainConfig& config, Network& network, const ImageSet& tr
       allreduce_(comm::parse_algorithm(config.parallel.allreduce)),
       plan_(learning_rate_plan(config, std::min<std::int64_t>(config.batch, train.count))),
       optimizer_(make_optimizer(config.optimizer)),
-      batches_(train.count, std::min<std::int64_t>(config.batch, train.count), config.seed, true, true) {
+      batches_(train.count, std::min<std::int64_t>(config.batch, train.count), config.seed, true, true,
+               config.data.order == "fixed_cycle") {
   validate_train_config(config);
   const std::int64_t global_batch = std::min<std::int64_t>(config.batch, train.count);
   if (global_batch < group_size()) {
