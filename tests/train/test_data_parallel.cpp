@@ -17,6 +17,9 @@
 namespace alphax::train {
 namespace {
 
+// The trainer keeps a reference to its validation set: an empty one that outlives every trainer.
+const ImageSet kNoValidation{};
+
 using testing::quadrant_set;
 using testing::tiny_config;
 using testing::tiny_spec;
@@ -39,7 +42,7 @@ Trained train_steps(const TrainConfig& config, const ImageSet& data, comm::Commu
                     const std::vector<double>& chart = {}) {
   Network net(tiny_spec(config, data));
   net.initialize(config.seed);
-  Trainer trainer(config, net, data, ImageSet{}, channel_stats(data), group);
+  Trainer trainer(config, net, data, kNoValidation, channel_stats(data), group);
   if (!chart.empty()) trainer.isgd_chart()->restore(chart);
   Trained out;
   for (int s = 0; s < steps; ++s) {
@@ -120,7 +123,8 @@ TEST(DataParallel, PerReplicaBatchNormKeepsReplicasIdenticalAndAveragesStatistic
   c.batch = 32;
   Network net(tiny_spec(c, data));
   net.initialize(c.seed + static_cast<std::uint64_t>(group->rank()));  // the leader's weights win
-  Trainer trainer(c, net, data, quadrant_set(40, 6), channel_stats(data), group.get());
+  const auto validation = quadrant_set(40, 6);
+  Trainer trainer(c, net, data, validation, channel_stats(data), group.get());
   const auto w0 = net.parameters().values();
   EXPECT_TRUE(same_on_every_rank(std::vector<float>(w0.begin(), w0.end()), *group));
   for (int s = 0; s < 3; ++s) (void)trainer.train_step(trainer.batches().next());
@@ -173,7 +177,7 @@ TEST(DataParallel, ABatchSmallerThanTheGroupIsAClearError) {
   c.batch = 1;
   Network net(tiny_spec(c, data));
   net.initialize(c.seed);
-  EXPECT_THROW(Trainer(c, net, data, ImageSet{}, channel_stats(data), group.get()), std::invalid_argument);
+  EXPECT_THROW(Trainer(c, net, data, kNoValidation, channel_stats(data), group.get()), std::invalid_argument);
 }
 
 }  // namespace

@@ -13,6 +13,9 @@
 namespace alphax::train {
 namespace {
 
+// The trainer keeps a reference to its validation set: an empty one that outlives every trainer.
+const ImageSet kNoValidation{};
+
 using testing::quadrant_set;
 using testing::tiny_config;
 using testing::tiny_spec;
@@ -123,7 +126,7 @@ TEST(TrainerIsgd, AnOverLimitBatchGetsExtraStepsThatLowerItsLossUpToTheCap) {
   const TrainConfig c = isgd_config(/*zeta=*/3, /*window=*/4);
   Network net(tiny_spec(c, data));
   net.initialize(c.seed);
-  Trainer trainer(c, net, data, ImageSet{}, channel_stats(data));
+  Trainer trainer(c, net, data, kNoValidation, channel_stats(data));
   ASSERT_NE(trainer.isgd_chart(), nullptr);
   // A window of tiny losses puts the limit far below any loss of the untrained network.
   const std::vector<double> tiny{0.010, 0.011, 0.012, 0.013};
@@ -153,7 +156,7 @@ TEST(TrainerIsgd, WithTheLimitNeverCrossedIsgdEqualsSgdBitForBit) {
     if (name == "sgd") c.optimizer.extra.clear();
     Network net(tiny_spec(c, data));
     net.initialize(c.seed);
-    Trainer trainer(c, net, data, ImageSet{}, channel_stats(data));
+    Trainer trainer(c, net, data, kNoValidation, channel_stats(data));
     std::vector<std::int64_t> batch(32);
     std::iota(batch.begin(), batch.end(), 0);
     for (int s = 0; s < 8; ++s) {

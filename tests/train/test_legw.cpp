@@ -11,6 +11,9 @@
 namespace alphax::train {
 namespace {
 
+// The trainer keeps a reference to its validation set: an empty one that outlives every trainer.
+const ImageSet kNoValidation{};
+
 TrainConfig scaled(const std::string& rule) {
   TrainConfig c;
   c.epochs = 10;
@@ -73,7 +76,7 @@ TEST(LearningRatePlan, TheTrainerUsesThePlanOfItsGlobalBatch) {
   c.schedule.base_warmup_epochs = 0.25;  // k = 4: one epoch (2 steps) of warm-up
   Network net(testing::tiny_spec(c, data));
   net.initialize(c.seed);
-  Trainer trainer(c, net, data, ImageSet{}, channel_stats(data));
+  Trainer trainer(c, net, data, kNoValidation, channel_stats(data));
   EXPECT_DOUBLE_EQ(trainer.plan().peak_lr, 0.02);
   EXPECT_DOUBLE_EQ(trainer.plan().schedule.warmup_epochs, 1.0);
   EXPECT_NEAR(trainer.current_lr(), 0.01, 1e-12);

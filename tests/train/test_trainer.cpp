@@ -10,6 +10,9 @@
 namespace alphax::train {
 namespace {
 
+// The trainer keeps a reference to its validation set: an empty one that outlives every trainer.
+const ImageSet kNoValidation{};
+
 using testing::quadrant_set;
 using testing::tiny_config;
 using testing::tiny_spec;
@@ -19,7 +22,7 @@ TEST(Trainer, StepsLowerTheLossOnASyntheticProblem) {
   const TrainConfig c = tiny_config();
   Network net(tiny_spec(c, data));
   net.initialize(c.seed);
-  Trainer trainer(c, net, data, ImageSet{}, channel_stats(data));
+  Trainer trainer(c, net, data, kNoValidation, channel_stats(data));
   std::vector<std::int64_t> batch(32);
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = static_cast<std::int64_t>(i);
   const double first = trainer.train_step(batch);
@@ -54,7 +57,7 @@ TEST(Trainer, SameSeedGivesBitIdenticalWeights) {
     cs.seed = seed;
     Network net(tiny_spec(cs, train));
     net.initialize(cs.seed);
-    Trainer trainer(cs, net, train, ImageSet{}, channel_stats(train));
+    Trainer trainer(cs, net, train, kNoValidation, channel_stats(train));
     (void)trainer.fit();
     const auto w = net.parameters().values();
     return std::vector<float>(w.begin(), w.end());
@@ -70,7 +73,8 @@ TEST(Trainer, NanWeightsAreReportedAsDivergedNotACrash) {
   Network net(tiny_spec(c, train));
   net.initialize(c.seed);
   net.parameters().values()[0] = std::numeric_limits<float>::quiet_NaN();  // an exploded weight
-  Trainer trainer(c, net, train, quadrant_set(16, 2), channel_stats(train));
+  const auto validation = quadrant_set(16, 2);
+  Trainer trainer(c, net, train, validation, channel_stats(train));
   int reports = 0;
   const auto result = trainer.fit([&](const EpochReport&) { ++reports; });
   EXPECT_EQ(result.status, TrainStatus::kDiverged);
@@ -84,7 +88,8 @@ TEST(Trainer, NanBatchLossStopsTrainingAndSkipsTheUpdate) {
   const TrainConfig c = tiny_config();
   Network net(tiny_spec(c, train));
   net.initialize(c.seed);
-  Trainer trainer(c, net, train, quadrant_set(16, 2), channel_stats(train));
+  const auto validation = quadrant_set(16, 2);
+  Trainer trainer(c, net, train, validation, channel_stats(train));
   int steps = 0;
   trainer.set_gradient_hook([&](std::span<float>, double& loss) {
     if (++steps == 2) loss = std::numeric_limits<double>::quiet_NaN();  // e.g. a corrupted group loss
@@ -101,7 +106,7 @@ TEST(Trainer, GradientHookSeesTheFlatGradientBeforeTheUpdate) {
   const TrainConfig c = tiny_config();
   Network net(tiny_spec(c, train));
   net.initialize(c.seed);
-  Trainer trainer(c, net, train, ImageSet{}, channel_stats(train));
+  Trainer trainer(c, net, train, kNoValidation, channel_stats(train));
   const std::vector<float> before(net.parameters().values().begin(), net.parameters().values().end());
   double seen_loss = -1;
   trainer.set_gradient_hook([&](std::span<float> grads, double& loss) {

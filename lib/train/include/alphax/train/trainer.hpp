@@ -110,6 +110,12 @@ class Trainer {
   /// std::invalid_argument when config.batch < group size.
   Trainer(const TrainConfig& config, Network& network, const ImageSet& train, const ImageSet& validation,
           const ChannelStats& stats, comm::Communicator* group = nullptr);
+  /// \brief The trainer keeps references to its sets: temporaries would dangle (found by ASan).
+  Trainer(const TrainConfig&, Network&, ImageSet&&, const ImageSet&, const ChannelStats&,
+          comm::Communicator* = nullptr) = delete;
+  /// \brief See above: pass a named (possibly empty) validation set.
+  Trainer(const TrainConfig&, Network&, const ImageSet&, ImageSet&&, const ChannelStats&,
+          comm::Communicator* = nullptr) = delete;
   /// \brief Detaches the synchronised batch norm from the network.
   ~Trainer();
   Trainer(const Trainer&) = delete;
