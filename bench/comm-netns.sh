@@ -3,6 +3,7 @@
 #
 #   sudo bench/comm-netns.sh --ranks 2,3,4,6,8 --size 16M --out DIR [--repeats 5] [--ops bcast,allreduce]
 #                            [--stock-ranks 8] [--alphax build/release/apps/alphax | .../alphax-bench-comm]
+#                            [--algorithms lp,ring,auto,mpi] [-- more `alphax bench comm` options]
 #
 # Creates one network namespace per test host (axh<id>-<k>, address 10.213.77.(10+k)/24, a subnet
 # used for nothing else) and one namespace holding a bridge (axbr<id>). Every host has a veth pair
@@ -23,6 +24,8 @@ size="16M"
 out=""
 repeats=5
 ops="bcast,allreduce"
+algorithms="lp,ring,auto,mpi"
+bench_extra=()
 stock_ranks=8
 stock_repeats=3
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,7 +40,9 @@ while [ $# -gt 0 ]; do
     --stock-ranks) stock_ranks="$2"; shift 2 ;;
     --stock-repeats) stock_repeats="$2"; shift 2 ;;
     --alphax) alphax="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --algorithms) algorithms="$2"; shift 2 ;;
+    --) shift; bench_extra=("$@"); break ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "comm-netns.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -135,8 +140,8 @@ run_job() {  # P repeats out_dir [extra mca...]
   ip netns exec "$(host_ns 0)" unshare --uts /bin/sh -c "hostname axhost0; exec \"\$@\"" sh \
     env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     mpirun --hostfile "$hostfile" -np "$p" --map-by node --bind-to none "${common_mca[@]}" "$@" \
-    "$alphax" "${bench_command[@]}" --ops "$ops" --sizes "$size" --algorithms lp,ring,auto,mpi --repeats "$reps" --warmup 1 \
-    --out "$dir" >"$dir/log.txt" 2>&1 &
+    "$alphax" "${bench_command[@]}" --ops "$ops" --sizes "$size" --algorithms "$algorithms" --repeats "$reps" --warmup 1 \
+    --out "$dir" "${bench_extra[@]}" >"$dir/log.txt" 2>&1 &
   job_pid=$!
   wait "$job_pid"
   job_pid=""
@@ -147,10 +152,12 @@ IFS=',' read -r -a plist <<<"$ranks_list"
 for p in "${plist[@]}"; do run_job "$p" "$repeats" "$out/p$p" "${tuned_mca[@]}"; done
 if [ "$stock_ranks" != 0 ]; then run_job "$stock_ranks" "$stock_repeats" "$out/stock-p$stock_ranks"; fi
 
-# Merge the per-P files.
-head -1 "$out/p${plist[0]}/comm.csv" >"$out/comm.csv"
-head -1 "$out/p${plist[0]}/comm_model.csv" >"$out/comm_model.csv"
-for p in "${plist[@]}"; do
+# Merge the per-P files of this and of earlier calls with the same --out (one P per call keeps
+# each call short), in order of P.
+mapfile -t done_ranks < <(for d in "$out"/p[0-9]*/comm.csv; do basename "$(dirname "$d")"; done | tr -d p | sort -n)
+head -1 "$out/p${done_ranks[0]}/comm.csv" >"$out/comm.csv"
+head -1 "$out/p${done_ranks[0]}/comm_model.csv" >"$out/comm_model.csv"
+for p in "${done_ranks[@]}"; do
   tail -n +2 "$out/p$p/comm.csv" >>"$out/comm.csv"
   tail -n +2 "$out/p$p/comm_model.csv" >>"$out/comm_model.csv"
 done

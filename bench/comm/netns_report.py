@@ -62,7 +62,7 @@ def main(directory):
     for p in ranks:
         link = links.loc[p]
         lines.append(f"- P = {p}: α = {link.alpha_us:.1f} µs, β = {link.beta_ns_per_byte:.2f} ns/byte "
-                     f"({8e3 / link.beta_ns_per_byte / 1e6:.0f} Mbit/s), nβ = {n * link.beta_ns_per_byte * 1e-6:.0f} ms")
+                     f"({8e3 / link.beta_ns_per_byte:.0f} Mbit/s), nβ = {n * link.beta_ns_per_byte * 1e-6:.0f} ms")
     lines.append("")
     for op in data.op.unique():
         part = data[data.op == op]

@@ -59,12 +59,14 @@ TEST(CostModel, AutoPicksTheTreeForTinyMessagesOnManyRanks) {
 }
 
 TEST(CostModel, SingleRankOrEmptyMessageCostsNothing) {
-  EXPECT_EQ(predict_seconds(Collective::allreduce, Algorithm::ring, 1, kMiB, kMinBlockBytes, kSlowNetwork), 0.0);
+  EXPECT_EQ(predict_seconds(Collective::allreduce, Algorithm::ring, 1, kMiB, kMinBlockBytes, kSlowNetwork),
+            0.0);
   EXPECT_EQ(choose_algorithm(Collective::reduce, 4, 0, kMinBlockBytes, kSlowNetwork), Algorithm::lp);
 }
 
 TEST(CostModel, RingHasNoBroadcastForm) {
-  EXPECT_TRUE(std::isinf(predict_seconds(Collective::broadcast, Algorithm::ring, 4, kMiB, kMinBlockBytes, kSlowNetwork)));
+  EXPECT_TRUE(std::isinf(
+      predict_seconds(Collective::broadcast, Algorithm::ring, 4, kMiB, kMinBlockBytes, kSlowNetwork)));
 }
 
 TEST(Names, AlgorithmsAndCollectivesRoundTripThroughTheirNames) {

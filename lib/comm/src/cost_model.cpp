@@ -51,7 +51,8 @@ double predict_seconds(Collective collective, Algorithm algorithm, int ranks, st
       return (blocks + p - 2.0) * (alpha + b * beta);
     case Algorithm::ring: {
       if (collective != Collective::allreduce) return std::numeric_limits<double>::infinity();
-      const double segments = std::max(1.0, static_cast<double>(ceil_div(bytes, static_cast<std::size_t>(p) * block)));
+      const double segments =
+          std::max(1.0, static_cast<double>(ceil_div(bytes, static_cast<std::size_t>(p) * block)));
       return 2.0 * (p - 1.0) * segments * (alpha + n / (p * segments) * beta);
     }
     case Algorithm::mpi:
