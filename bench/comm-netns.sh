@@ -3,7 +3,8 @@
 #
 #   sudo bench/comm-netns.sh --ranks 2,3,4,6,8 --size 16M --out DIR [--repeats 5] [--ops bcast,allreduce]
 #                            [--stock-ranks 8] [--alphax build/release/apps/alphax | .../alphax-bench-comm]
-#                            [--algorithms lp,ring,auto,mpi] [-- more `alphax bench comm` options]
+#                            [--algorithms lp,ring,auto,mpi] [--mpirun-arg ARG ...]
+#                            [-- more `alphax bench comm` options]
 #
 # Creates one network namespace per test host (axh<id>-<k>, address 10.213.77.(10+k)/24, a subnet
 # used for nothing else) and one namespace holding a bridge (axbr<id>). Every host has a veth pair
@@ -26,6 +27,7 @@ repeats=5
 ops="bcast,allreduce"
 algorithms="lp,ring,auto,mpi"
 bench_extra=()
+mpirun_extra=()
 stock_ranks=8
 stock_repeats=3
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --stock-repeats) stock_repeats="$2"; shift 2 ;;
     --alphax) alphax="$2"; shift 2 ;;
     --algorithms) algorithms="$2"; shift 2 ;;
+    --mpirun-arg) mpirun_extra+=("$2"); shift 2 ;;
     --) shift; bench_extra=("$@"); break ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "comm-netns.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -139,7 +142,7 @@ run_job() {  # P repeats out_dir [extra mca...]
   echo "== P=$p -> $dir ($(date -u +%H:%M:%S))"
   ip netns exec "$(host_ns 0)" unshare --uts /bin/sh -c "hostname axhost0; exec \"\$@\"" sh \
     env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-    mpirun --hostfile "$hostfile" -np "$p" --map-by node --bind-to none "${common_mca[@]}" "$@" \
+    mpirun --hostfile "$hostfile" -np "$p" --map-by node --bind-to none "${common_mca[@]}" "$@" "${mpirun_extra[@]}" \
     "$alphax" "${bench_command[@]}" --ops "$ops" --sizes "$size" --algorithms "$algorithms" --repeats "$reps" --warmup 1 \
     --out "$dir" "${bench_extra[@]}" >"$dir/log.txt" 2>&1 &
   job_pid=$!

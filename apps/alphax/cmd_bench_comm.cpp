@@ -345,10 +345,11 @@ int run_bench_comm(const BenchCommOptions& options) {
       rows.push_back(row);
     }
     for (Collective op : ops) {
-      const std::size_t block = alphax_comm.block_bytes_for(op, bytes);
       const Algorithm chosen = alphax_comm.resolve(op, Algorithm::automatic, bytes);
       for (Algorithm a : {Algorithm::lp, Algorithm::ring, Algorithm::mpi}) {
         if (a == Algorithm::ring && op != Collective::allreduce) continue;
+        const std::size_t block =
+            alphax_comm.block_bytes_for(op, bytes, a == Algorithm::ring ? a : Algorithm::lp);
         model_csv << comm::to_string(op) << ',' << comm::to_string(a) << ',' << ranks << ',' << bytes << ','
                   << block << ',' << comm::predict_seconds(op, a, ranks, bytes, block, link) * 1e6 << ','
                   << link.alpha_s * 1e6 << ',' << link.beta_s_per_byte * 1e9 << ',' << comm::to_string(chosen)

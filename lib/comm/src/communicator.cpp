@@ -55,18 +55,21 @@ void check_algorithm(Collective collective, Algorithm algorithm, const char* fun
 
 Algorithm Communicator::resolve(Collective collective, Algorithm requested, std::size_t bytes) const {
   if (requested != Algorithm::automatic) return requested;
-  return choose_algorithm(collective, size(), bytes, block_bytes_for(collective, bytes), link_model());
+  return choose_algorithm(collective, size(), bytes, block_bytes_for(collective, bytes, Algorithm::lp),
+                          block_bytes_for(collective, bytes, Algorithm::ring), link_model());
 }
 
 std::size_t Communicator::max_block_bytes(Collective collective) const {
   return collective == Collective::broadcast ? kMaxBroadcastBlockBytes : kMaxReduceBlockBytes;
 }
 
-std::size_t Communicator::block_bytes_for(Collective collective, std::size_t bytes) const {
+std::size_t Communicator::block_bytes_for(Collective collective, std::size_t bytes,
+                                          Algorithm algorithm) const {
   const std::size_t upper = max_block_bytes(collective);
   const std::size_t given = options().block_bytes;
-  if (given == 0) return std::min(optimal_block_bytes(collective, size(), bytes, link_model()), upper);
-  return std::max<std::size_t>(64, std::min(given, upper)) / 8 * 8;
+  if (given != 0) return std::max<std::size_t>(64, std::min(given, upper)) / 8 * 8;
+  if (algorithm == Algorithm::ring) return std::min(kRingSegmentBytes, upper);
+  return std::min(optimal_block_bytes(collective, size(), bytes, link_model()), upper);
 }
 
 void Communicator::broadcast_bytes(void* data, std::ptrdiff_t count, DataType type, int root,

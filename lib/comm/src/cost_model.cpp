@@ -64,19 +64,19 @@ double predict_seconds(Collective collective, Algorithm algorithm, int ranks, st
   return std::numeric_limits<double>::infinity();
 }
 
-Algorithm choose_algorithm(Collective collective, int ranks, std::size_t bytes, std::size_t block_bytes,
-                           const LinkModel& link) {
+Algorithm choose_algorithm(Collective collective, int ranks, std::size_t bytes, std::size_t lp_block_bytes,
+                           std::size_t ring_block_bytes, const LinkModel& link) {
   if (ranks <= 1 || bytes == 0) return Algorithm::lp;
   Algorithm best = Algorithm::lp;
-  double best_time = predict_seconds(collective, Algorithm::lp, ranks, bytes, block_bytes, link);
+  double best_time = predict_seconds(collective, Algorithm::lp, ranks, bytes, lp_block_bytes, link);
   if (collective == Collective::allreduce) {
-    const double ring = predict_seconds(collective, Algorithm::ring, ranks, bytes, block_bytes, link);
+    const double ring = predict_seconds(collective, Algorithm::ring, ranks, bytes, ring_block_bytes, link);
     if (ring < best_time) {
       best = Algorithm::ring;
       best_time = ring;
     }
   }
-  const double tree = predict_seconds(collective, Algorithm::mpi, ranks, bytes, block_bytes, link);
+  const double tree = predict_seconds(collective, Algorithm::mpi, ranks, bytes, lp_block_bytes, link);
   return tree * kTreeMargin < best_time ? Algorithm::mpi : best;
 }
 

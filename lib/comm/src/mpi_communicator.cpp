@@ -128,12 +128,13 @@ struct MpiCommunicator::Impl {
   // Runs `pipeline(place, links)` on this call's links of the transport in use; the links are
   // views of buffers allocated at creation, so a call allocates nothing.
   template <class Pipeline>
-  void with_links(Pipeline&& pipeline) {
+  void with_links(std::size_t block_bytes, Pipeline&& pipeline) {
     if (shared) {
       detail::SharedMemoryLinks links(*shared);
       pipeline(place(), links);
     } else {
-      detail::PointToPointLinks links(detail::Group{comm, rank, size}, scratch);
+      detail::PointToPointLinks links(detail::Group{comm, rank, size}, scratch,
+                                      detail::idle_sleep_seconds(block_bytes, link));
       pipeline(place(), links);
     }
   }
@@ -209,7 +210,7 @@ void MpiCommunicator::do_broadcast(void* data, std::size_t count, DataType type,
       return;
     default: {
       const std::size_t block = block_bytes_for(Collective::broadcast, count * size_of(type));
-      s.with_links([&](const detail::Place& place, detail::Links& links) {
+      s.with_links(block, [&](const detail::Place& place, detail::Links& links) {
         detail::lp_broadcast(place, links, data, count, type, root, block);
       });
     }
@@ -232,7 +233,7 @@ void MpiCommunicator::do_reduce(const void* send, void* recv, std::size_t count,
       return;
     default: {
       const std::size_t block = block_bytes_for(Collective::reduce, count * size_of(type));
-      s.with_links([&](const detail::Place& place, detail::Links& links) {
+      s.with_links(block, [&](const detail::Place& place, detail::Links& links) {
         detail::lp_reduce(place, links, send, recv, count, type, op, root, block);
       });
     }
@@ -242,7 +243,7 @@ void MpiCommunicator::do_reduce(const void* send, void* recv, std::size_t count,
 void MpiCommunicator::do_allreduce(const void* send, void* recv, std::size_t count, DataType type,
                                    ReduceOp op, Algorithm algorithm) {
   Impl& s = *impl_;
-  const std::size_t block = block_bytes_for(Collective::allreduce, count * size_of(type));
+  const std::size_t block = block_bytes_for(Collective::allreduce, count * size_of(type), algorithm);
   switch (algorithm) {
     case Algorithm::mpi: {
       const void* source = send == recv ? MPI_IN_PLACE : send;
@@ -255,12 +256,12 @@ void MpiCommunicator::do_allreduce(const void* send, void* recv, std::size_t cou
       detail::nccl_allreduce(s.nccl_context(), send, recv, count, type, op);
       return;
     case Algorithm::ring:
-      s.with_links([&](const detail::Place& place, detail::Links& links) {
+      s.with_links(block, [&](const detail::Place& place, detail::Links& links) {
         detail::ring_allreduce(place, links, send, recv, count, type, op, block);
       });
       return;
     default:
-      s.with_links([&](const detail::Place& place, detail::Links& links) {
+      s.with_links(block, [&](const detail::Place& place, detail::Links& links) {
         detail::lp_allreduce(place, links, send, recv, count, type, op, block);
       });
   }

@@ -1,10 +1,11 @@
 #include "p2p_links.hpp"
 
 #include <algorithm>
-#include <climits>
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "alphax/comm/cost_model.hpp"
 
@@ -41,8 +42,19 @@ std::byte* PointToPointScratch::slot(Flow flow, bool send, int index) {
   return base_ + i * slot_bytes_;
 }
 
-PointToPointLinks::PointToPointLinks(const Group& group, PointToPointScratch& scratch)
-    : comm_(group.comm), rank_(group.rank), size_(group.size), scratch_(scratch) {
+double idle_sleep_seconds(std::size_t block_bytes, const LinkModel& link) {
+  constexpr double kShortest = 100e-6;
+  constexpr double kLongest = 1e-3;
+  const double quarter_block = 0.25 * static_cast<double>(block_bytes) * link.beta_s_per_byte;
+  return quarter_block < kShortest ? 0.0 : std::min(quarter_block, kLongest);
+}
+
+PointToPointLinks::PointToPointLinks(const Group& group, PointToPointScratch& scratch, double idle_sleep_s)
+    : comm_(group.comm),
+      rank_(group.rank),
+      size_(group.size),
+      scratch_(scratch),
+      idle_sleep_s_(idle_sleep_s) {
   std::fill(scratch_.requests(), scratch_.requests() + PointToPointScratch::kRequests, MPI_REQUEST_NULL);
 }
 
@@ -115,9 +127,22 @@ const std::byte* PointToPointLinks::received(Flow flow, std::size_t seq) {
 
 void PointToPointLinks::wait() {
   int completed = 0;
-  check_mpi(MPI_Waitsome(PointToPointScratch::kRequests, scratch_.requests(), &completed, scratch_.indices(),
-                         MPI_STATUSES_IGNORE),
-            "MPI_Waitsome");
+  if (idle_sleep_s_ == 0.0) {
+    check_mpi(MPI_Waitsome(PointToPointScratch::kRequests, scratch_.requests(), &completed,
+                           scratch_.indices(), MPI_STATUSES_IGNORE),
+              "MPI_Waitsome");
+  } else {
+    // A few quick polls first: a completion is often only a progress call away.
+    constexpr int kPollsBeforeSleeping = 16;
+    for (int polls = 0;; ++polls) {
+      check_mpi(MPI_Testsome(PointToPointScratch::kRequests, scratch_.requests(), &completed,
+                             scratch_.indices(), MPI_STATUSES_IGNORE),
+                "MPI_Testsome");
+      if (completed != 0) break;
+      if (polls >= kPollsBeforeSleeping)
+        std::this_thread::sleep_for(std::chrono::duration<double>(idle_sleep_s_));
+    }
+  }
   if (completed == MPI_UNDEFINED)
     throw std::logic_error("alphax::comm pipeline: nothing in flight while work remains (a bug in lib/comm)");
 }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "alphax/comm/types.hpp"
 #include "links.hpp"
 
 namespace alphax::comm::detail {
@@ -41,10 +42,19 @@ class PointToPointScratch {
   std::vector<int> indices_;
 };
 
+/// How long a rank with nothing to do sleeps between polls of its requests when blocks of
+/// `block_bytes` take long on the wire: a quarter of a block's modelled time b·β, at most 1 ms;
+/// 0 (spin inside MPI_Waitsome) when that is under 100 µs. On a slow network the kernel moves the
+/// data while the rank sleeps (a block in flight per link covers the sleep four times over), and
+/// ranks that spin take the cores the kernel's network stack needs when ranks outnumber cores:
+/// measured on the shaped 200 Mbit/s test network with 8 ranks on 2 cores (docs/comm.md).
+double idle_sleep_seconds(std::size_t block_bytes, const LinkModel& link);
+
 /// One call's links over MPI point-to-point messages on `group.comm`.
 class PointToPointLinks final : public Links {
  public:
-  PointToPointLinks(const Group& group, PointToPointScratch& scratch);
+  /// `idle_sleep_s`: see idle_sleep_seconds (0: wait in MPI_Waitsome).
+  PointToPointLinks(const Group& group, PointToPointScratch& scratch, double idle_sleep_s);
 
   std::size_t max_block_bytes() const override { return scratch_.slot_bytes(); }
   std::size_t receive_window() const override { return kPipelineDepth; }
@@ -75,6 +85,7 @@ class PointToPointLinks final : public Links {
   int rank_;
   int size_;
   PointToPointScratch& scratch_;
+  double idle_sleep_s_;
   std::array<Region, PointToPointScratch::kRequests> sending_{};
   std::array<std::byte*, PointToPointScratch::kRequests> receiving_{};
 };

@@ -56,10 +56,12 @@ class Communicator {
 
   /// \brief What Algorithm::automatic resolves to for `collective` on `bytes` bytes here.
   Algorithm resolve(Collective collective, Algorithm requested, std::size_t bytes) const;
-  /// \brief Pipeline block size in bytes used for `collective` on `bytes` bytes: b* from the link
-  /// model clamped to [kMinBlockBytes, max_block_bytes()], or CommunicatorOptions::block_bytes
-  /// clamped to [64, max_block_bytes()].
-  std::size_t block_bytes_for(Collective collective, std::size_t bytes) const;
+  /// \brief Pipeline block size in bytes used by `algorithm` (lp or ring) for `collective` on `bytes`
+  /// bytes: CommunicatorOptions::block_bytes clamped to [64, max_block_bytes()] when set; otherwise
+  /// for lp b* from the link model clamped to [kMinBlockBytes, max_block_bytes()], for ring
+  /// kRingSegmentBytes (at most max_block_bytes()).
+  std::size_t block_bytes_for(Collective collective, std::size_t bytes,
+                              Algorithm algorithm = Algorithm::lp) const;
   /// \brief Largest pipeline block of `collective` this communicator moves.
   virtual std::size_t max_block_bytes(Collective collective) const;
 
