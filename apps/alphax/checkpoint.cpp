@@ -221,9 +221,19 @@ StateArchive read_archive_file(const std::filesystem::path& path) {
 
 CheckpointStore::CheckpointStore(std::filesystem::path directory) : directory_(std::move(directory)) {}
 
+void CheckpointStore::add_section(std::string name, std::function<void(StateArchive&)> add) {
+  sections_.emplace_back(std::move(name), std::move(add));
+}
+
 void CheckpointStore::save(const StateArchive& state) const {
   const auto tmp = directory_ / "checkpoint.h5.tmp";
-  write_archive_file(tmp, state);
+  if (sections_.empty()) {
+    write_archive_file(tmp, state);
+  } else {
+    StateArchive full = state;
+    for (const auto& [name, add] : sections_) add(full.child(name));
+    write_archive_file(tmp, full);
+  }
   fsync_path(tmp, false);
   std::error_code ec;
   if (std::filesystem::exists(current())) {

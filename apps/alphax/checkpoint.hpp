@@ -3,6 +3,7 @@
 /// \brief `<output>/checkpoint.h5`: a StateArchive stored atomically as HDF5 groups and datasets.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ class CheckpointStore {
   /// \brief Writes `checkpoint.h5.tmp`, fsyncs it, keeps the old `checkpoint.h5` as
   /// `checkpoint.prev.h5`, renames the new file into place and fsyncs the directory.
   void save(const search::StateArchive& state) const;
+  /// \brief State kept outside the master (the weight-transfer cache): `add` writes it into the
+  /// archive's child `name` at every save().
+  void add_section(std::string name, std::function<void(search::StateArchive&)> add);
 
   /// \brief What load_newest found.
   struct Loaded {
@@ -50,6 +54,7 @@ class CheckpointStore {
 
  private:
   std::filesystem::path directory_;
+  std::vector<std::pair<std::string, std::function<void(search::StateArchive&)>>> sections_;
 };
 
 }  // namespace alphax::app

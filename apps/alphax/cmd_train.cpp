@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "alphax/comm/communicator.hpp"
 #include "alphax/commands.hpp"
 #include "alphax/train/config.hpp"
 #include "alphax/train/trainer.hpp"
@@ -17,7 +18,8 @@ namespace {
 
 struct TrainOptions {
   std::string config;
-  std::optional<std::string> arch, data_dir, data_set, skeleton, schedule;
+  std::optional<std::string> arch, data_dir, data_set, skeleton, schedule, optimizer;
+  bool sync_batch_norm = false;
   std::optional<std::int64_t> epochs, train_subset, validation, test_subset, batch;
   std::optional<double> lr;
   std::optional<std::uint64_t> seed;
@@ -31,6 +33,8 @@ train::TrainConfig resolve(const TrainOptions& o) {
   if (o.data_set) c.data.set = *o.data_set;
   if (o.skeleton) c.network.skeleton = *o.skeleton;
   if (o.schedule) c.schedule.name = *o.schedule;
+  if (o.optimizer) c.optimizer.name = *o.optimizer;
+  if (o.sync_batch_norm) c.parallel.sync_batch_norm = true;
   if (o.epochs) c.epochs = *o.epochs;
   if (o.train_subset) c.data.train_subset = *o.train_subset;
   if (o.validation) c.data.validation = *o.validation;
@@ -60,28 +64,38 @@ std::string with_commas(std::int64_t v) {
 }
 
 int run_train(const TrainOptions& options) {
-  int rank = 0;
+  int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
   const bool print = rank == 0;
+  // Under mpirun -np G every rank is one replica of a data-parallel group over the world.
+  std::unique_ptr<comm::MpiCommunicator> group;
+  if (size > 1) group = std::make_unique<comm::MpiCommunicator>(MPI_COMM_WORLD);
   const train::TrainConfig config = resolve(options);
   const train::CellSpec cell = config.network.skeleton == "nb201" ? train::parse_nb201_cell(config.arch)
                                                                    : train::CellSpec{};
   if (print) {
-    std::printf("alphax train: %s, %s%s, %lld epochs, batch %lld, %s images (validation %lld), seed %llu\n",
+    std::printf("alphax train: %s, %s%s, %lld epochs, global batch %lld on %d rank(s), %s images (validation %lld), seed %llu\n",
                 config.network.skeleton.c_str(), config.network.skeleton == "nb201" ? "cell " : "",
                 config.network.skeleton == "nb201" ? config.arch.c_str() : "plain CNN",
-                static_cast<long long>(config.epochs), static_cast<long long>(config.batch),
+                static_cast<long long>(config.epochs), static_cast<long long>(config.batch), size,
                 config.data.train_subset > 0 ? with_commas(config.data.train_subset).c_str() : "all",
                 static_cast<long long>(config.data.validation), static_cast<unsigned long long>(config.seed));
     std::fflush(stdout);
   }
-  const auto result = train::train_network(config, cell, [&](const train::EpochReport& r) {
-    if (!print) return;
-    std::printf("epoch %lld/%lld  train loss %.4f  val accuracy %.2f %%  lr %.4f  %.1f s\n",
-                static_cast<long long>(r.epoch), static_cast<long long>(config.epochs), r.train_loss,
-                r.validation_accuracy, r.lr, r.seconds);
-    std::fflush(stdout);
-  });
+  const auto result = train::train_network(
+      config, cell,
+      [&](const train::EpochReport& r) {
+        if (!print) return;
+        std::printf("epoch %lld/%lld  train loss %.4f  val accuracy %.2f %%  lr %.4f  %.1f s", static_cast<long long>(r.epoch),
+                    static_cast<long long>(config.epochs), r.train_loss, r.validation_accuracy, r.lr, r.seconds);
+        if (config.optimizer.name == "isgd")
+          std::printf("  isgd: %lld batches over the limit, %lld extra steps", static_cast<long long>(r.isgd_batches),
+                      static_cast<long long>(r.isgd_extra_steps));
+        std::printf("\n");
+        std::fflush(stdout);
+      },
+      group.get());
   if (print) {
     if (result.status != train::TrainStatus::kOk) {
       std::printf("status %s (the loss or the weights became NaN/inf; lower --lr)\n", train::to_string(result.status));
@@ -99,7 +113,8 @@ int run_train(const TrainOptions& options) {
 
 void add_train_command(CLI::App& app, CommandContext& context) {
   auto options = std::make_shared<TrainOptions>();
-  CLI::App* cmd = app.add_subcommand("train", "Train one architecture on real data and print its test accuracy");
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train one architecture on real data and print its test accuracy (mpirun -np G: data-parallel)");
   cmd->add_option("--config", options->config, "YAML training config (e.g. inputs/train-fashion.yaml)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--arch", options->arch, "NAS-Bench-201 cell string, e.g. '|nor_conv_3x3~0|+|...|'");
@@ -117,6 +132,9 @@ void add_train_command(CLI::App& app, CommandContext& context) {
   cmd->add_option("--channels", options->channels, "C, the channels of the first stage");
   cmd->add_option("--cells-per-stage", options->cells_per_stage, "N, cells per stage (nb201)");
   cmd->add_option("--schedule", options->schedule, "cosine, step or constant");
+  cmd->add_option("--optimizer", options->optimizer, "sgd or isgd (ISGD settings from --config)");
+  cmd->add_flag("--sync-batch-norm", options->sync_batch_norm,
+                "Under mpirun: batch-norm statistics over the whole global batch (G ranks train like one)");
   cmd->callback([options, &context] { context.exit_code = run_train(*options); });
 }
 

@@ -1,6 +1,8 @@
 #include "alphax/group_comm.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -57,14 +59,14 @@ int OwnedComm::size() const {
 }
 
 std::vector<std::int64_t> WorkOrder::encode() const {
-  std::vector<std::int64_t> words{kProtocolVersion, stop ? 1 : 0, exit_code, eval_id,
+  std::vector<std::int64_t> words{kProtocolVersion, stop ? 1 : 0, exit_code, eval_id, with_weights ? 1 : 0,
                                   static_cast<std::int64_t>(genome.size())};
   words.insert(words.end(), genome.begin(), genome.end());
   return words;
 }
 
 WorkOrder WorkOrder::decode(const std::vector<std::int64_t>& words) {
-  if (words.size() < 5) throw std::runtime_error("WorkOrder::decode: message of " + std::to_string(words.size()) + " words is too short");
+  if (words.size() < 6) throw std::runtime_error("WorkOrder::decode: message of " + std::to_string(words.size()) + " words is too short");
   if (words[0] != kProtocolVersion)
     throw std::runtime_error("WorkOrder::decode: protocol version " + std::to_string(words[0]) + ", expected " +
                              std::to_string(kProtocolVersion) + "; run the same alphax binary on every rank");
@@ -72,9 +74,10 @@ WorkOrder WorkOrder::decode(const std::vector<std::int64_t>& words) {
   order.stop = words[1] != 0;
   order.exit_code = static_cast<int>(words[2]);
   order.eval_id = words[3];
-  const auto length = static_cast<std::size_t>(words[4]);
-  if (words.size() != 5 + length) throw std::runtime_error("WorkOrder::decode: genome length does not match the message");
-  order.genome.assign(words.begin() + 5, words.end());
+  order.with_weights = words[4] != 0;
+  const auto length = static_cast<std::size_t>(words[5]);
+  if (words.size() != 6 + length) throw std::runtime_error("WorkOrder::decode: genome length does not match the message");
+  order.genome.assign(words.begin() + 6, words.end());
   return order;
 }
 
@@ -122,13 +125,32 @@ WorkOrder receive_work(int source, MPI_Comm comm) {
   return WorkOrder::decode(words);
 }
 
-WorkOrder broadcast_work(const WorkOrder& order, MPI_Comm group) {
-  auto words = order.encode();
-  long long count = static_cast<long long>(words.size());
-  check(MPI_Bcast(&count, 1, MPI_LONG_LONG, 0, group), "MPI_Bcast work size");
-  words.resize(static_cast<std::size_t>(count));
-  check(MPI_Bcast(words.data(), static_cast<int>(count), MPI_INT64_T, 0, group), "MPI_Bcast work");
-  return WorkOrder::decode(words);
+WorkOrder broadcast_work(const WorkOrder& order, comm::Communicator& group) {
+  // The words are small integers (ids, ops): exact as doubles, the element type of the collectives.
+  const auto words = order.encode();
+  std::vector<double> size{static_cast<double>(words.size())};
+  group.broadcast(std::span<double>(size), 0);
+  std::vector<double> values(static_cast<std::size_t>(size[0]));
+  if (group.rank() == 0) std::copy(words.begin(), words.end(), values.begin());
+  group.broadcast(std::span<double>(values), 0);
+  return WorkOrder::decode(std::vector<std::int64_t>(values.begin(), values.end()));
+}
+
+void send_bytes(std::span<const std::byte> bytes, int dest, int tag, MPI_Comm comm) {
+  const auto count = static_cast<long long>(bytes.size());
+  if (count > std::numeric_limits<int>::max())
+    throw std::runtime_error("send_bytes: a message of " + std::to_string(count) + " bytes exceeds MPI's int count");
+  check(MPI_Send(&count, 1, MPI_LONG_LONG, dest, tag, comm), "MPI_Send bytes size");
+  if (count > 0) check(MPI_Send(bytes.data(), static_cast<int>(count), MPI_BYTE, dest, tag, comm), "MPI_Send bytes");
+}
+
+std::vector<std::byte> receive_bytes(int source, int tag, MPI_Comm comm) {
+  long long count = 0;
+  check(MPI_Recv(&count, 1, MPI_LONG_LONG, source, tag, comm, MPI_STATUS_IGNORE), "MPI_Recv bytes size");
+  std::vector<std::byte> bytes(static_cast<std::size_t>(count));
+  if (count > 0)
+    check(MPI_Recv(bytes.data(), static_cast<int>(count), MPI_BYTE, source, tag, comm, MPI_STATUS_IGNORE), "MPI_Recv bytes");
+  return bytes;
 }
 
 std::string broadcast_string(const std::string& text, MPI_Comm comm) {

@@ -14,6 +14,7 @@
 #include "alphax/search/registry.hpp"
 #include "alphax/search_log.hpp"
 #include "alphax/stop_signal.hpp"
+#include "alphax/train_evaluator.hpp"
 
 namespace alphax::app {
 namespace {
@@ -39,6 +40,7 @@ struct MasterSide {
   std::unique_ptr<search::SearchSpace> space;
   std::unique_ptr<search::SearchStrategy> strategy;
   std::unique_ptr<search::Evaluator> evaluator;  // used by rank 0 itself only when N = 1
+  std::unique_ptr<WeightTransfer> transfer;      // train evaluator with transfer.cache_size > 0
   std::unique_ptr<CheckpointStore> store;
   std::unique_ptr<SearchLog> log;
   std::unique_ptr<Master> master;
@@ -71,6 +73,13 @@ std::unique_ptr<MasterSide> prepare_master(const RunRequest& request, int world_
   const VirtualClock clock = virtual_clock_for(config, *side->space);
   options.virtual_seconds = clock.result_seconds;
   options.dispatch_cost = clock.dispatch_cost;
+  if (const auto* train = dynamic_cast<const TrainEvaluator*>(side->evaluator.get()); train && train->transfer_enabled()) {
+    side->transfer = std::make_unique<WeightTransfer>(train->config().transfer, *side->space);
+    WeightTransfer* transfer = side->transfer.get();
+    options.on_dispatch = [transfer](const Dispatch& d) { transfer->on_dispatch(d.eval_id, d.genome); };
+    options.on_consume = [transfer](std::int64_t id, const search::EvalResult& r) { transfer->on_consume(id, r); };
+    side->store->add_section("weight_transfer", [transfer](search::StateArchive& a) { transfer->save(a); });
+  }
   const LogAttributes attributes{config.effective_text, world_size, config.group_size};
   std::optional<CheckpointStore::Loaded> loaded;
   if (has_checkpoint) loaded = side->store->load_newest();
@@ -81,6 +90,8 @@ std::unique_ptr<MasterSide> prepare_master(const RunRequest& request, int world_
     side->master = std::make_unique<Master>(options, *side->space, *side->strategy, num_groups(config, world_size),
                                             side->log.get(), side->store.get());
     side->master->restore(loaded->state);
+    if (side->transfer && loaded->state.has_child("weight_transfer"))
+      side->transfer->load(loaded->state.child("weight_transfer"));
     side->elapsed_offset = m.scalar_double("elapsed_seconds");
     side->resumed_from = loaded->file.string();
   } else {
@@ -204,7 +215,10 @@ int run_alone(MasterSide& side) {
     }
     if (pending.empty()) throw std::logic_error("alphax run: the master has nothing in flight and is not done");
     const Dispatch d = pending.front();
+    auto* train = side.transfer ? dynamic_cast<TrainEvaluator*>(side.evaluator.get()) : nullptr;
+    if (train) train->set_parent(side.transfer->parent_of(d.eval_id));
     const auto result = evaluate_safely(*side.evaluator, *side.space, d.genome, side.config.pace_seconds);
+    if (train) side.transfer->on_arrival(d.eval_id, train->take_trained());
     pending = master.on_result(d.group, result, side.elapsed_offset + session());
     progress.maybe_print(session(), results_at_start);
   }
@@ -222,13 +236,27 @@ int run_master(MasterSide& side, MPI_Comm control) {
   std::vector<MPI_Request> requests(static_cast<std::size_t>(groups), MPI_REQUEST_NULL);
   std::vector<std::int64_t> expected(static_cast<std::size_t>(groups), -1);
 
+  WeightTransfer* transfer = side.transfer.get();
   auto send = [&](const std::vector<Dispatch>& dispatches) {
     for (const auto& d : dispatches) {
       const auto g = static_cast<std::size_t>(d.group);
-      send_work(WorkOrder{false, 0, d.eval_id, d.genome}, leader(d.group), control);
+      send_work(WorkOrder{false, 0, d.eval_id, transfer != nullptr, d.genome}, leader(d.group), control);
+      if (transfer) {
+        const auto parent = transfer->parent_of(d.eval_id);
+        send_bytes(parent ? train::serialize_weights(*parent) : std::vector<std::byte>{}, leader(d.group), kTagWeights,
+                   control);
+      }
       expected[g] = d.eval_id;
       MPI_Irecv(&inbox[g], sizeof(ResultMessage), MPI_BYTE, leader(d.group), kTagResult, control, &requests[g]);
     }
+  };
+
+  // With weight transfer every result is followed by the trained network (empty after a failure).
+  auto receive_trained = [&](int g) {
+    if (!transfer) return;
+    const auto bytes = receive_bytes(leader(g), kTagWeights, control);
+    transfer->on_arrival(inbox[static_cast<std::size_t>(g)].eval_id,
+                         bytes.empty() ? nullptr : std::make_shared<const train::NetworkWeights>(train::deserialize_weights(bytes)));
   };
 
   const std::uint64_t results_at_start = master.results();
@@ -248,6 +276,7 @@ int run_master(MasterSide& side, MPI_Comm control) {
         throw std::runtime_error("alphax run: group " + std::to_string(index) + " answered evaluation " +
                                  std::to_string(inbox[g].eval_id) + ", expected " + std::to_string(expected[g]));
       expected[g] = -1;
+      receive_trained(index);
       send(master.on_result(index, inbox[g].to_result(), side.elapsed_offset + session()));
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -255,26 +284,43 @@ int run_master(MasterSide& side, MPI_Comm control) {
     progress.maybe_print(session(), results_at_start);
   }
   // The checkpoint is on disk: let busy groups finish their evaluation, then stop every group.
-  for (auto& request : requests)
-    if (request != MPI_REQUEST_NULL) MPI_Wait(&request, MPI_STATUS_IGNORE);
+  for (int g = 0; g < groups; ++g) {
+    auto& request = requests[static_cast<std::size_t>(g)];
+    if (request == MPI_REQUEST_NULL) continue;
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+    if (transfer) (void)receive_bytes(leader(g), kTagWeights, control);  // the leader's send must complete
+  }
   const int code = announce_end(side, session(), results_at_start);
-  for (int g = 0; g < groups; ++g) send_work(WorkOrder{true, code, 0, {}}, leader(g), control);
+  for (int g = 0; g < groups; ++g) send_work(WorkOrder{true, code, 0, false, {}}, leader(g), control);
   return code;
 }
 
 int run_trainer(const RunConfig& config, MPI_Comm control, MPI_Comm group) {
   const auto space = search::make_space(config.space);
   const auto evaluator = make_evaluator(config, *space, group);
-  int group_rank = 0;
-  MPI_Comm_rank(group, &group_rank);
+  auto* train = dynamic_cast<TrainEvaluator*>(evaluator.get());
+  comm::CommunicatorOptions options;
+  options.block_bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, config.comm_block_bytes));
+  comm::MpiCommunicator group_comm(group, options);
+  const bool leader = group_comm.rank() == 0;
   while (true) {
-    WorkOrder order = group_rank == 0 ? receive_work(0, control) : WorkOrder{};
-    order = broadcast_work(order, group);
+    WorkOrder order = leader ? receive_work(0, control) : WorkOrder{};
+    order = broadcast_work(order, group_comm);
     if (order.stop) return order.exit_code;
+    if (leader && order.with_weights) {
+      const auto bytes = receive_bytes(0, kTagWeights, control);
+      if (!train) throw std::logic_error("alphax run: weights were sent to a group whose evaluator is not train");
+      train->set_parent(bytes.empty() ? nullptr
+                                      : std::make_shared<const train::NetworkWeights>(train::deserialize_weights(bytes)));
+    }
     const auto result = evaluate_safely(*evaluator, *space, order.genome, config.pace_seconds);
-    if (group_rank == 0) {
+    if (leader) {
       const ResultMessage message = ResultMessage::from(order.eval_id, result);
       MPI_Send(&message, sizeof message, MPI_BYTE, 0, kTagResult, control);
+      if (order.with_weights) {
+        const auto trained = train ? train->take_trained() : nullptr;
+        send_bytes(trained ? train::serialize_weights(*trained) : std::vector<std::byte>{}, 0, kTagWeights, control);
+      }
     }
   }
 }

@@ -82,6 +82,7 @@ void Master::dispatch_to(int g, double now, std::vector<Dispatch>& out) {
                           known_seconds(proposal.genome)};
   ++dispatched_;
   out.push_back({g, group.flight->eval_id, proposal.genome});
+  if (options_.on_dispatch) options_.on_dispatch(out.back());
 }
 
 std::optional<int> Master::next_consumable() const {
@@ -141,6 +142,7 @@ void Master::consume(int g, double now, std::vector<Dispatch>& out) {
   group.result.reset();
   group.clock = finish_virtual;
   driver_.complete(flight.proposal, result);
+  if (options_.on_consume) options_.on_consume(flight.eval_id, result);
   ++results_;
   if (log_) {
     EvaluationRecord record;

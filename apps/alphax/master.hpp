@@ -42,6 +42,10 @@ struct MasterOptions {
   /// (a cost model of the architecture) and replaces virtual_seconds: the master then waits only
   /// for the in-flight evaluation that finishes first on that clock.
   std::function<double(const search::Genome&)> dispatch_cost;
+  /// \brief Called for every new dispatch and every consumed result, in the master's (deterministic)
+  /// order: weight transfer chooses parents and fills its cache here (train_evaluator.hpp).
+  std::function<void(const Dispatch&)> on_dispatch;
+  std::function<void(std::int64_t eval_id, const search::EvalResult&)> on_consume;
 
   static MasterOptions from(const RunConfig& config);
 };

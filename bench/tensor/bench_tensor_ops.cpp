@@ -3,6 +3,7 @@
 // (OMP_NUM_THREADS=2). Each benchmark reports items/s = images/s through that one op.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -22,15 +23,31 @@ Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
   return t;
 }
 
-/// Args: cin, cout, hw, kernel, stride.
+/// Args: cin, cout, hw, kernel, stride, algorithm (0 kAuto, 1 kGemm, 2 kDirect).
 void conv_args(benchmark::internal::Benchmark* b) {
-  b->Args({16, 16, 28, 3, 1})->Args({16, 16, 28, 1, 1})->Args({1, 16, 28, 3, 1})->Args({16, 32, 28, 3, 2})
-      ->Args({32, 32, 14, 3, 1})->Args({64, 64, 7, 3, 1})->Args({3, 32, 32, 3, 1})->Args({32, 64, 16, 3, 1});
+  const std::vector<std::vector<std::int64_t>> shapes = {
+      {16, 16, 28, 3, 1}, {16, 16, 28, 1, 1}, {1, 16, 28, 3, 1}, {16, 32, 28, 3, 2}, {32, 32, 14, 3, 1},
+      {64, 64, 7, 3, 1},  {3, 32, 32, 3, 1},  {32, 64, 16, 3, 1}, {1, 32, 28, 3, 1}, {32, 64, 14, 3, 1},
+      {64, 128, 7, 3, 1}, {16, 32, 14, 1, 1}, {32, 64, 7, 1, 1}};
+  for (const auto& shape : shapes) {
+    for (std::int64_t algorithm : {1, 2}) {
+      if (algorithm == 2 && !conv2d_direct_available(Shape{1, shape[0], shape[2], shape[2]},
+                                                     Shape{shape[1], shape[0], shape[3], shape[3]},
+                                                     Conv2dParams{shape[4], shape[3] / 2})) {
+        continue;
+      }
+      auto args = shape;
+      args.push_back(algorithm);
+      b->Args(args);
+    }
+  }
+  b->ArgNames({"cin", "cout", "hw", "k", "stride", "alg"});
+  b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
 }
 
 struct ConvFixture {
   explicit ConvFixture(const benchmark::State& state)
-      : params{state.range(4), state.range(3) / 2},
+      : params{state.range(4), state.range(3) / 2, static_cast<ConvAlgorithm>(state.range(5))},
         x(random_tensor(Shape{kBatch, state.range(0), state.range(2), state.range(2)}, 1)),
         w(random_tensor(Shape{state.range(1), state.range(0), state.range(3), state.range(3)}, 2)),
         y(conv2d_output_shape(x.shape(), w.shape(), params)), dx(x.shape()), dw(w.shape()),

@@ -155,5 +155,58 @@ TEST(BatchNorm, ChannelVectorOfWrongLengthIsNamed) {
       "batch_norm_forward: gamma has shape [3], expected [4]");
 }
 
+TEST(BatchNorm, PlaneMomentsAreMeanAndCentredSumOfSquaresOfEachPlane) {
+  const TensorD x = random_tensor<double>(Shape{3, 2, 4, 5}, 41);
+  TensorD m(plane_moments_shape(x.shape()));
+  plane_moments(x, m);
+  for (std::int64_t n = 0; n < 3; ++n)
+    for (std::int64_t c = 0; c < 2; ++c) {
+      double mean = 0;
+      for (std::int64_t i = 0; i < 20; ++i) mean += x(n, c, i / 5, i % 5);
+      mean /= 20;
+      double m2 = 0;
+      for (std::int64_t i = 0; i < 20; ++i) m2 += (x(n, c, i / 5, i % 5) - mean) * (x(n, c, i / 5, i % 5) - mean);
+      EXPECT_NEAR(m[(n * 2 + c) * 2], mean, 1e-14);
+      EXPECT_NEAR(m[(n * 2 + c) * 2 + 1], m2, 1e-12);
+    }
+}
+
+template <Scalar T>
+void expect_moments_give_the_same_batch_norm(double tolerance) {
+  // A large mean (10) and small spread: the case where a one-pass sum of squares would lose digits.
+  BasicTensor<T> x = random_tensor<T>(Shape{7, 3, 6, 6}, 42);
+  for (std::int64_t i = 0; i < x.size(); ++i) x[i] = T{10} + x[i] / T{8};
+  TensorD m(plane_moments_shape(x.shape()));
+  plane_moments(x, m);
+  const BnState s64(3);
+  auto state = [&](const TensorD& t) {
+    BasicTensor<T> r(t.shape());
+    for (std::int64_t i = 0; i < t.size(); ++i) r[i] = static_cast<T>(t[i]);
+    return r;
+  };
+  const BasicTensor<T> gamma = state(s64.gamma), beta = state(s64.beta);
+  BasicTensor<T> rm1 = state(s64.running_mean), rv1 = state(s64.running_var), sm1(Shape{3}), si1(Shape{3});
+  BasicTensor<T> rm2 = state(s64.running_mean), rv2 = state(s64.running_var), sm2(Shape{3}), si2(Shape{3});
+  BasicTensor<T> y1(x.shape()), y2(x.shape());
+  batch_norm_forward(x, y1, &gamma, &beta, rm1, rv1, sm1, si1, {});
+  batch_norm_forward(x, y2, &gamma, &beta, rm2, rv2, sm2, si2, {}, &m);
+  EXPECT_LT(testing::max_relative_difference(y1, y2), tolerance);
+  EXPECT_LT(testing::max_relative_difference(rm1, rm2), tolerance);
+  EXPECT_LT(testing::max_relative_difference(rv1, rv2), tolerance);
+  EXPECT_LT(testing::max_relative_difference(si1, si2), tolerance);
+}
+
+TEST(BatchNorm, StatisticsFromPlaneMomentsMatchTwoPassesInDouble) { expect_moments_give_the_same_batch_norm<double>(1e-10); }
+
+TEST(BatchNorm, StatisticsFromPlaneMomentsMatchTwoPassesInFloat) { expect_moments_give_the_same_batch_norm<float>(1e-4); }
+
+TEST(BatchNorm, MomentsOfAnotherShapeAreRejected) {
+  const Tensor x(Shape{2, 3, 4, 4});
+  Tensor y(x.shape()), rm(Shape{3}), rv(Shape{3}), sm(Shape{3}), si(Shape{3});
+  const TensorD m(Shape{2, 4, 2});
+  testing::expect_invalid_argument([&] { batch_norm_forward(x, y, nullptr, nullptr, rm, rv, sm, si, {}, &m); },
+                                   "batch_norm_forward: moments has shape [2, 4, 2], expected [2, 3, 2]");
+}
+
 }  // namespace
 }  // namespace alphax::tensor

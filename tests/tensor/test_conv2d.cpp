@@ -3,6 +3,7 @@
 #include <string>
 #include <tuple>
 
+#include "alphax/tensor/batch_norm.hpp"
 #include "alphax/tensor/conv2d.hpp"
 #include "alphax/tensor/threading.hpp"
 #include "gradcheck.hpp"
@@ -94,6 +95,35 @@ TEST_P(Conv2dCases, AddModeAccumulatesIntoExistingGradients) {
   for (std::int64_t i = 0; i < db.size(); ++i) EXPECT_NEAR(db2[i], db0[i] + db[i], 1e-12);
 }
 
+TensorD relu_of(const TensorD& x) {
+  TensorD r = x.clone();
+  for (std::int64_t i = 0; i < r.size(); ++i) r[i] = r[i] > 0.0 ? r[i] : 0.0;
+  return r;
+}
+
+TEST_P(Conv2dCases, FusedInputReluIsConvolutionOfReluAndItsGradient) {
+  TensorD x = random_tensor<double>(input_shape(), 14);
+  TensorD w = random_tensor<double>(weight_shape(), 15);
+  Conv2dParams p = params();
+  p.input_activation = Activation::kRelu;
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  Workspace<double> ws;
+  TensorD y(out);
+  conv2d_forward(x, w, nullptr, y, p, ws);
+  EXPECT_LT(testing::max_relative_difference(y, reference_conv(relu_of(x), w, nullptr, p.stride, p.padding)), 1e-12);
+  const TensorD r = random_tensor<double>(out, 16);
+  auto loss = [&] {
+    conv2d_forward(x, w, nullptr, y, p, ws);
+    return testing::dot(y, r);
+  };
+  TensorD dx = random_tensor<double>(x.shape(), 17), dw(w.shape());
+  const TensorD dx0 = dx.clone();
+  conv2d_backward(x, w, r, &dx, dw, nullptr, p, ws, GradMode::kAdd);
+  for (std::int64_t i = 0; i < dx.size(); ++i) dx[i] -= dx0[i];
+  testing::expect_gradient("dx", x, dx, loss);
+  testing::expect_gradient("dweight", w, dw, loss);
+}
+
 INSTANTIATE_TEST_SUITE_P(KernelsStridesPaddings, Conv2dCases,
                          ::testing::Values(ConvCase{3, 3, 1, 1, 6, 5}, ConvCase{3, 3, 2, 1, 7, 6},
                                            ConvCase{1, 1, 1, 0, 4, 5}, ConvCase{1, 1, 2, 0, 5, 5},
@@ -151,23 +181,202 @@ TEST(Conv2d, FlopCountIsTwiceTheMultiplyAdds) {
   EXPECT_EQ(conv2d_forward_flops(Shape{2, 3, 8, 8}, Shape{4, 3, 3, 3}, {1, 1}), 2LL * 2 * 4 * 27 * 64);
 }
 
-TEST(Conv2d, ResultDoesNotDependOnThreadCount) {
-  const Tensor x = random_tensor<float>(Shape{5, 3, 9, 9}, 21);
-  const Tensor w = random_tensor<float>(Shape{4, 3, 3, 3}, 22);
-  const Tensor r = random_tensor<float>(Shape{5, 4, 5, 5}, 23);
-  Workspace<float> ws;
+/// (algorithm, stride): shapes large enough (> 1M multiply-adds) to run on several threads.
+class Conv2dThreads : public ::testing::TestWithParam<std::tuple<ConvAlgorithm, int>> {};
+
+TEST_P(Conv2dThreads, ResultIsBitwiseTheSameForAnyThreadCount) {
+  const auto [algorithm, stride] = GetParam();
+  const Conv2dParams p{stride, 1, algorithm, stride == 1 ? Activation::kRelu : Activation::kNone};
+  const Shape in = stride == 1 ? Shape{21, 32, 9, 9} : Shape{37, 8, 17, 17};
+  const Shape ws_shape = stride == 1 ? Shape{32, 32, 3, 3} : Shape{12, 8, 3, 3};
+  const Tensor x = random_tensor<float>(in, 21);
+  const Tensor w = random_tensor<float>(ws_shape, 22);
+  const Shape out = conv2d_output_shape(in, ws_shape, p);
+  const Tensor r = random_tensor<float>(out, 23);
+  if (algorithm == ConvAlgorithm::kDirect && !conv2d_direct_available(x.shape(), w.shape(), p)) {
+    GTEST_SKIP() << "no AVX-512F";
+  }
   const int before = num_threads();
-  Tensor y1(Shape{5, 4, 5, 5}), y2(Shape{5, 4, 5, 5}), dw1(w.shape()), dw2(w.shape());
-  set_num_threads(1);
-  conv2d_forward(x, w, nullptr, y1, {2, 1}, ws);
-  conv2d_backward(x, w, r, nullptr, dw1, nullptr, {2, 1}, ws);
-  set_num_threads(2);
-  conv2d_forward(x, w, nullptr, y2, {2, 1}, ws);
-  conv2d_backward(x, w, r, nullptr, dw2, nullptr, {2, 1}, ws);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Workspace<float> ws;
+    Tensor y(out), dx(x.shape()), dw(w.shape()), db(Shape{w.dim(0)});
+    conv2d_forward(x, w, nullptr, y, p, ws);
+    conv2d_backward(x, w, r, &dx, dw, &db, p, ws);
+    return std::tuple{std::move(y), std::move(dx), std::move(dw), std::move(db)};
+  };
+  const auto [y1, dx1, dw1, db1] = run(1);
+  const auto [y2, dx2, dw2, db2] = run(2);
+  const auto [y5, dx5, dw5, db5] = run(5);
   set_num_threads(before);
-  EXPECT_LT(testing::max_relative_difference(y1, y2), 1e-6);
-  EXPECT_LT(testing::max_relative_difference(dw1, dw2), 1e-5);
+  for (std::int64_t i = 0; i < y1.size(); ++i) ASSERT_TRUE(y1[i] == y2[i] && y1[i] == y5[i]) << "y[" << i << "]";
+  for (std::int64_t i = 0; i < dx1.size(); ++i) ASSERT_TRUE(dx1[i] == dx2[i] && dx1[i] == dx5[i]) << "dx[" << i << "]";
+  for (std::int64_t i = 0; i < dw1.size(); ++i) ASSERT_TRUE(dw1[i] == dw2[i] && dw1[i] == dw5[i]) << "dw[" << i << "]";
+  for (std::int64_t i = 0; i < db1.size(); ++i) ASSERT_TRUE(db1[i] == db2[i] && db1[i] == db5[i]) << "db[" << i << "]";
 }
+
+INSTANTIATE_TEST_SUITE_P(AlgorithmsAndStrides, Conv2dThreads,
+                         ::testing::Combine(::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect,
+                                                              ConvAlgorithm::kAuto),
+                                            ::testing::Values(1, 2)));
+
+}  // namespace
+}  // namespace alphax::tensor
+
+namespace alphax::tensor {
+namespace {
+
+/// (N, Cin, Cout, H, W, kernel h, kernel w, padding, stride): float convolutions the direct kernels
+/// cover, with channel counts that leave partial register blocks and widths that leave partial vectors.
+using DirectCase = std::tuple<int, int, int, int, int, int, int, int, int>;
+
+class Conv2dDirect : public ::testing::TestWithParam<DirectCase> {
+ protected:
+  void SetUp() override {
+    if (!conv2d_direct_available(input_shape(), weight_shape(), params(ConvAlgorithm::kDirect))) {
+      GTEST_SKIP() << "this CPU has no AVX-512F: ConvAlgorithm::kDirect does not apply";
+    }
+  }
+  [[nodiscard]] Shape input_shape() const {
+    const auto& [n, cin, cout, h, w, kh, kw, pad, stride] = GetParam();
+    return Shape{n, cin, h, w};
+  }
+  [[nodiscard]] Shape weight_shape() const {
+    const auto& [n, cin, cout, h, w, kh, kw, pad, stride] = GetParam();
+    return Shape{cout, cin, kh, kw};
+  }
+  [[nodiscard]] Conv2dParams params(ConvAlgorithm algorithm) const {
+    return {std::get<8>(GetParam()), std::get<7>(GetParam()), algorithm};
+  }
+};
+
+TensorD to_double(const Tensor& t) {
+  TensorD d(t.shape());
+  for (std::int64_t i = 0; i < t.size(); ++i) d[i] = t[i];
+  return d;
+}
+
+TEST_P(Conv2dDirect, ForwardMatchesReferenceLoops) {
+  const Tensor x = random_tensor<float>(input_shape(), 31);
+  const Tensor w = random_tensor<float>(weight_shape(), 32);
+  const Tensor b = random_tensor<float>(Shape{weight_shape()[0]}, 33);
+  Tensor y(conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect)));
+  Workspace<float> ws;
+  conv2d_forward(x, w, &b, y, params(ConvAlgorithm::kDirect), ws);
+  const TensorD bd = to_double(b);
+  const TensorD expected = reference_conv(to_double(x), to_double(w), &bd, std::get<8>(GetParam()), std::get<7>(GetParam()));
+  EXPECT_LT(testing::max_relative_difference(y, expected), 5e-5);
+}
+
+TEST_P(Conv2dDirect, BackwardMatchesTheGradientCheckedDoublePath) {
+  const Tensor x = random_tensor<float>(input_shape(), 34);
+  const Tensor w = random_tensor<float>(weight_shape(), 35);
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect));
+  const Tensor dy = random_tensor<float>(out, 36);
+  Workspace<float> ws;
+  Tensor dx(x.shape()), dw(w.shape()), db(Shape{w.dim(0)});
+  conv2d_backward(x, w, dy, &dx, dw, &db, params(ConvAlgorithm::kDirect), ws);
+  Workspace<double> wsd;
+  TensorD dxd(x.shape()), dwd(w.shape()), dbd(Shape{w.dim(0)});
+  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm), wsd);
+  // float sums of up to a thousand products: a few 1e-5 of rounding
+  EXPECT_LT(testing::max_relative_difference(dx, dxd), 5e-5);
+  EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);
+  EXPECT_LT(testing::max_relative_difference(db, dbd), 5e-5);
+}
+
+TEST_P(Conv2dDirect, FusedInputReluMatchesTheDoublePath) {
+  const Tensor x = random_tensor<float>(input_shape(), 45);
+  const Tensor w = random_tensor<float>(weight_shape(), 46);
+  Conv2dParams p = params(ConvAlgorithm::kDirect);
+  p.input_activation = Activation::kRelu;
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  const Tensor dy = random_tensor<float>(out, 47);
+  Workspace<float> ws;
+  Tensor y(out), dw(w.shape());
+  Tensor dx = random_tensor<float>(x.shape(), 48);
+  const Tensor dx0 = dx.clone();
+  conv2d_forward(x, w, nullptr, y, p, ws);
+  conv2d_backward(x, w, dy, &dx, dw, nullptr, p, ws, GradMode::kAdd);
+  Conv2dParams pd = p;
+  pd.algorithm = ConvAlgorithm::kGemm;
+  Workspace<double> wsd;
+  TensorD yd(out), dwd(w.shape());
+  TensorD dxd = to_double(dx0);
+  conv2d_forward(to_double(x), to_double(w), nullptr, yd, pd, wsd);
+  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, nullptr, pd, wsd, GradMode::kAdd);
+  EXPECT_LT(testing::max_relative_difference(y, yd), 5e-5);
+  EXPECT_LT(testing::max_relative_difference(dx, dxd), 5e-5);
+  EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);
+}
+
+TEST_P(Conv2dDirect, AddModeAccumulatesIntoExistingGradients) {
+  const Tensor x = random_tensor<float>(input_shape(), 37);
+  const Tensor w = random_tensor<float>(weight_shape(), 38);
+  const Tensor dy = random_tensor<float>(conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect)), 39);
+  Workspace<float> ws;
+  Tensor dx(x.shape()), dw(w.shape());
+  conv2d_backward(x, w, dy, &dx, dw, nullptr, params(ConvAlgorithm::kDirect), ws);
+  Tensor dx2 = random_tensor<float>(x.shape(), 40), dw2 = random_tensor<float>(w.shape(), 41);
+  const Tensor dx0 = dx2.clone(), dw0 = dw2.clone();
+  conv2d_backward(x, w, dy, &dx2, dw2, nullptr, params(ConvAlgorithm::kDirect), ws, GradMode::kAdd);
+  for (std::int64_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx2[i], dx0[i] + dx[i], 1e-5);
+  for (std::int64_t i = 0; i < dw.size(); ++i) EXPECT_NEAR(dw2[i], dw0[i] + dw[i], 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ShapesAndBlocks, Conv2dDirect,
+    ::testing::Values(DirectCase{3, 2, 4, 6, 5, 3, 3, 1, 1}, DirectCase{2, 3, 11, 9, 17, 3, 3, 1, 1},
+                      DirectCase{20, 5, 9, 7, 7, 3, 3, 1, 1}, DirectCase{2, 4, 3, 5, 6, 5, 5, 2, 1},
+                      DirectCase{3, 3, 5, 6, 6, 3, 3, 0, 1}, DirectCase{2, 6, 7, 4, 9, 1, 3, 0, 1},
+                      DirectCase{4, 7, 13, 5, 5, 1, 1, 0, 1}, DirectCase{2, 1, 16, 28, 28, 3, 3, 1, 1},
+                      DirectCase{17, 16, 16, 8, 8, 3, 3, 1, 1},
+                      // channels-last kernels: whole vectors of output channels
+                      DirectCase{3, 16, 32, 7, 9, 3, 3, 1, 1}, DirectCase{2, 32, 48, 5, 8, 3, 3, 1, 1},
+                      DirectCase{2, 32, 80, 6, 15, 3, 3, 1, 1}, DirectCase{3, 32, 32, 5, 5, 1, 1, 0, 1},
+                      DirectCase{18, 64, 64, 3, 3, 3, 3, 1, 1},
+                      // strides > 1: phase planes (dx by GEMM)
+                      DirectCase{3, 2, 5, 7, 6, 3, 3, 1, 2}, DirectCase{2, 16, 32, 8, 9, 3, 3, 1, 2},
+                      DirectCase{2, 3, 4, 10, 11, 5, 5, 2, 3}, DirectCase{2, 4, 6, 6, 6, 2, 2, 0, 2}));
+
+TEST(Conv2d, DirectAlgorithmRefusesWhatItCannotRun) {
+  const Tensor x(Shape{2, 3, 8, 8});
+  const Tensor w(Shape{4, 3, 3, 3});
+  Tensor y(Shape{2, 4, 12, 12});
+  Workspace<float> ws;
+  testing::expect_invalid_argument([&] { conv2d_forward(x, w, nullptr, y, {1, 3, ConvAlgorithm::kDirect}, ws); },
+                                   "conv2d_forward: ConvAlgorithm::kDirect needs float tensors, padding < kernel size");
+  const Tensor w9(Shape{4, 3, 9, 9});
+  Tensor y9(Shape{2, 4, 8, 8});
+  testing::expect_invalid_argument([&] { conv2d_forward(x, w9, nullptr, y9, {1, 4, ConvAlgorithm::kDirect}, ws); },
+                                   "at most 64 kernel taps");
+  const TensorD xd(Shape{2, 3, 8, 8});
+  const TensorD wd(Shape{4, 3, 3, 3});
+  TensorD yd(Shape{2, 4, 8, 8});
+  Workspace<double> wsd;
+  testing::expect_invalid_argument([&] { conv2d_forward(xd, wd, nullptr, yd, {1, 1, ConvAlgorithm::kDirect}, wsd); },
+                                   "ConvAlgorithm::kDirect needs float tensors");
+}
+
+class Conv2dMoments : public ::testing::TestWithParam<ConvAlgorithm> {};
+
+TEST_P(Conv2dMoments, ForwardWritesThePlaneMomentsOfItsOutput) {
+  // Large enough to run on several threads and, for kGemm, in chunks of samples.
+  const Tensor x = random_tensor<float>(Shape{19, 16, 10, 10}, 51);
+  const Tensor w = random_tensor<float>(Shape{32, 16, 3, 3}, 52);
+  const Conv2dParams p{1, 1, GetParam()};
+  if (GetParam() == ConvAlgorithm::kDirect && !conv2d_direct_available(x.shape(), w.shape(), p)) {
+    GTEST_SKIP() << "no AVX-512F";
+  }
+  Tensor y(conv2d_output_shape(x.shape(), w.shape(), p));
+  TensorD from_conv(plane_moments_shape(y.shape())), from_y(plane_moments_shape(y.shape()));
+  Workspace<float> ws;
+  conv2d_forward(x, w, nullptr, y, p, ws, &from_conv);
+  plane_moments(y, from_y);
+  for (std::int64_t i = 0; i < from_y.size(); ++i) ASSERT_EQ(from_conv[i], from_y[i]) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Algorithms, Conv2dMoments, ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect));
 
 }  // namespace
 }  // namespace alphax::tensor

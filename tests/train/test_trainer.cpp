@@ -5,54 +5,24 @@
 #include <vector>
 
 #include "alphax/train/trainer.hpp"
+#include "synthetic_data.hpp"
 
 namespace alphax::train {
 namespace {
 
-// A 4-class problem on 8x8 images: class k has a bright 4x4 quadrant k, plus seeded noise.
-ImageSet quadrant_set(std::int64_t count, std::uint64_t seed) {
-  ImageSet set;
-  set.count = count;
-  set.channels = 1;
-  set.height = 8;
-  set.width = 8;
-  set.num_classes = 4;
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> noise(0, 60);
-  for (std::int64_t i = 0; i < count; ++i) {
-    const int k = static_cast<int>(i % 4);
-    for (int h = 0; h < 8; ++h) {
-      for (int w = 0; w < 8; ++w) {
-        const bool on = (h / 4) == k / 2 && (w / 4) == k % 2;
-        set.pixels.push_back(static_cast<std::uint8_t>((on ? 180 : 20) + noise(rng)));
-      }
-    }
-    set.labels.push_back(k);
-  }
-  return set;
-}
+// The trainer keeps a reference to its validation set: an empty one that outlives every trainer.
+const ImageSet kNoValidation{};
 
-TrainConfig tiny_config() {
-  TrainConfig c;
-  c.epochs = 3;
-  c.batch = 16;
-  c.seed = 3;
-  c.network.channels = 4;
-  c.optimizer.lr = 0.05;
-  c.schedule.name = "constant";
-  return c;
-}
-
-NetworkSpec tiny_spec(const TrainConfig& c, const ImageSet& data) {
-  return make_network_spec(c.network, parse_nb201_cell("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|"), data);
-}
+using testing::quadrant_set;
+using testing::tiny_config;
+using testing::tiny_spec;
 
 TEST(Trainer, StepsLowerTheLossOnASyntheticProblem) {
   const auto data = quadrant_set(64, 1);
   const TrainConfig c = tiny_config();
   Network net(tiny_spec(c, data));
   net.initialize(c.seed);
-  Trainer trainer(c, net, data, ImageSet{}, channel_stats(data));
+  Trainer trainer(c, net, data, kNoValidation, channel_stats(data));
   std::vector<std::int64_t> batch(32);
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = static_cast<std::int64_t>(i);
   const double first = trainer.train_step(batch);
@@ -87,7 +57,7 @@ TEST(Trainer, SameSeedGivesBitIdenticalWeights) {
     cs.seed = seed;
     Network net(tiny_spec(cs, train));
     net.initialize(cs.seed);
-    Trainer trainer(cs, net, train, ImageSet{}, channel_stats(train));
+    Trainer trainer(cs, net, train, kNoValidation, channel_stats(train));
     (void)trainer.fit();
     const auto w = net.parameters().values();
     return std::vector<float>(w.begin(), w.end());
@@ -103,7 +73,8 @@ TEST(Trainer, NanWeightsAreReportedAsDivergedNotACrash) {
   Network net(tiny_spec(c, train));
   net.initialize(c.seed);
   net.parameters().values()[0] = std::numeric_limits<float>::quiet_NaN();  // an exploded weight
-  Trainer trainer(c, net, train, quadrant_set(16, 2), channel_stats(train));
+  const auto validation = quadrant_set(16, 2);
+  Trainer trainer(c, net, train, validation, channel_stats(train));
   int reports = 0;
   const auto result = trainer.fit([&](const EpochReport&) { ++reports; });
   EXPECT_EQ(result.status, TrainStatus::kDiverged);
@@ -117,7 +88,8 @@ TEST(Trainer, NanBatchLossStopsTrainingAndSkipsTheUpdate) {
   const TrainConfig c = tiny_config();
   Network net(tiny_spec(c, train));
   net.initialize(c.seed);
-  Trainer trainer(c, net, train, quadrant_set(16, 2), channel_stats(train));
+  const auto validation = quadrant_set(16, 2);
+  Trainer trainer(c, net, train, validation, channel_stats(train));
   int steps = 0;
   trainer.set_gradient_hook([&](std::span<float>, double& loss) {
     if (++steps == 2) loss = std::numeric_limits<double>::quiet_NaN();  // e.g. a corrupted group loss
@@ -134,7 +106,7 @@ TEST(Trainer, GradientHookSeesTheFlatGradientBeforeTheUpdate) {
   const TrainConfig c = tiny_config();
   Network net(tiny_spec(c, train));
   net.initialize(c.seed);
-  Trainer trainer(c, net, train, ImageSet{}, channel_stats(train));
+  Trainer trainer(c, net, train, kNoValidation, channel_stats(train));
   const std::vector<float> before(net.parameters().values().begin(), net.parameters().values().end());
   double seen_loss = -1;
   trainer.set_gradient_hook([&](std::span<float> grads, double& loss) {

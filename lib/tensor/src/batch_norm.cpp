@@ -32,14 +32,71 @@ void require_channel_vector(const char* where, const char* what, const BasicTens
   if (t != nullptr) detail::require_same_shape(where, what, *t, Shape{c});
 }
 
+/// Mean and variance of channel c from two passes over x (stable when the mean dominates the spread).
+template <typename T>
+void channel_stats_from_x(const BnGeometry& g, const T* x, std::int64_t c, double& mean, double& var) {
+  double sum = 0.0;
+  for (std::int64_t n = 0; n < g.n; ++n) {
+    const T* xp = x + (n * g.c + c) * g.plane;
+    T s{0};
+#pragma omp simd reduction(+ : s)
+    for (std::int64_t i = 0; i < g.plane; ++i) s += xp[i];
+    sum += s;
+  }
+  mean = sum / static_cast<double>(g.count());
+  double centred = 0.0;
+  const T mu = static_cast<T>(mean);
+  for (std::int64_t n = 0; n < g.n; ++n) {
+    const T* xp = x + (n * g.c + c) * g.plane;
+    T acc{0};
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t i = 0; i < g.plane; ++i) acc += (xp[i] - mu) * (xp[i] - mu);
+    centred += acc;
+  }
+  var = centred / static_cast<double>(g.count());
+}
+
+/// Mean and variance of channel c combined from per-plane moments, in sample order.
+void channel_stats_from_moments(const BnGeometry& g, const double* moments, std::int64_t c, double& mean,
+                                double& var) {
+  double count = 0.0, mu = 0.0, m2 = 0.0;
+  const auto plane = static_cast<double>(g.plane);
+  for (std::int64_t n = 0; n < g.n; ++n) {
+    const double* m = moments + (n * g.c + c) * 2;
+    const double total = count + plane;
+    const double delta = m[0] - mu;
+    mu += delta * plane / total;
+    m2 += m[1] + delta * delta * count * plane / total;
+    count = total;
+  }
+  mean = mu;
+  var = m2 / count;
+}
+
 }  // namespace
+
+Shape plane_moments_shape(const Shape& x) {
+  if (x.rank() != 4) detail::fail("plane_moments_shape", "input must be [N, C, H, W], has shape " + x.to_string());
+  return Shape{x[0], x[1], 2};
+}
+
+template <Scalar T>
+void plane_moments(const BasicTensor<T>& x, TensorD& moments) {
+  constexpr const char* kWhere = "plane_moments";
+  detail::require_rank(kWhere, "input", x, 4);
+  detail::require_same_shape(kWhere, "moments", moments, plane_moments_shape(x.shape()));
+  const std::int64_t planes = x.dim(0) * x.dim(1);
+  const std::int64_t plane = x.dim(2) * x.dim(3);
+#pragma omp parallel for schedule(static) if (x.size() >= detail::kParallelThreshold)
+  for (std::int64_t p = 0; p < planes; ++p) detail::plane_moments(x.data() + p * plane, plane, moments.data() + 2 * p);
+}
 
 template <Scalar T>
 void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
                         const std::type_identity_t<BasicTensor<T>>* gamma,
                         const std::type_identity_t<BasicTensor<T>>* beta, BasicTensor<T>& running_mean,
                         BasicTensor<T>& running_var, BasicTensor<T>& saved_mean,
-                        BasicTensor<T>& saved_invstd, const BatchNormParams& params) {
+                        BasicTensor<T>& saved_invstd, const BatchNormParams& params, const TensorD* moments) {
   constexpr const char* kWhere = "batch_norm_forward";
   const BnGeometry g = geometry(kWhere, x);
   detail::require_same_shape(kWhere, "output", y, x.shape());
@@ -53,6 +110,10 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
   if (params.momentum < 0.0 || params.momentum > 1.0) {
     detail::fail(kWhere, "momentum must lie in [0, 1], got " + std::to_string(params.momentum));
   }
+  if (moments != nullptr) {
+    if (x.rank() != 4) detail::fail(kWhere, "moments need an input [N, C, H, W], got " + x.shape().to_string());
+    detail::require_same_shape(kWhere, "moments", *moments, plane_moments_shape(x.shape()));
+  }
   const bool relu = params.activation == Activation::kRelu;
   const std::int64_t m = g.count();
   const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
@@ -61,26 +122,12 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
     double mean = 0.0;
     double invstd = 0.0;
     if (params.training) {
-      double sum = 0.0;
-      for (std::int64_t n = 0; n < g.n; ++n) {
-        const T* xp = x.data() + (n * g.c + c) * g.plane;
-        T s{0};
-#pragma omp simd reduction(+ : s)
-        for (std::int64_t i = 0; i < g.plane; ++i) s += xp[i];
-        sum += s;
+      double var = 0.0;
+      if (moments != nullptr) {
+        channel_stats_from_moments(g, moments->data(), c, mean, var);
+      } else {
+        channel_stats_from_x(g, x.data(), c, mean, var);
       }
-      mean = sum / static_cast<double>(m);
-      // Two passes (mean, then centred squares): stable when the mean dominates the spread.
-      double centred = 0.0;
-      for (std::int64_t n = 0; n < g.n; ++n) {
-        const T* xp = x.data() + (n * g.c + c) * g.plane;
-        T acc{0};
-        const T mu = static_cast<T>(mean);
-#pragma omp simd reduction(+ : acc)
-        for (std::int64_t i = 0; i < g.plane; ++i) acc += (xp[i] - mu) * (xp[i] - mu);
-        centred += acc;
-      }
-      const double var = centred / static_cast<double>(m);
       invstd = 1.0 / std::sqrt(var + params.eps);
       const double unbiased = m > 1 ? var * static_cast<double>(m) / static_cast<double>(m - 1) : var;
       running_mean[c] = static_cast<T>((1.0 - params.momentum) * running_mean[c] + params.momentum * mean);
@@ -194,9 +241,11 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
 }
 
 #define ALPHAX_INSTANTIATE_BN(T)                                                                           \
+  template void plane_moments<T>(const BasicTensor<T>&, TensorD&);                                          \
   template void batch_norm_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const BasicTensor<T>*,        \
                                       const BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>&,              \
-                                      BasicTensor<T>&, BasicTensor<T>&, const BatchNormParams&);            \
+                                      BasicTensor<T>&, BasicTensor<T>&, const BatchNormParams&,             \
+                                      const TensorD*);                                                      \
   template void batch_norm_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
                                        const BasicTensor<T>*, const BasicTensor<T>&, const BasicTensor<T>&, \
                                        BasicTensor<T>&, BasicTensor<T>*, BasicTensor<T>*,                   \

@@ -54,6 +54,21 @@ inline void store(T& out, T v, GradMode mode) noexcept {
 /// \brief Rounds n up to a multiple of 16 elements (64 bytes for float) so per-thread slices stay aligned.
 inline std::size_t round_up16(std::size_t n) noexcept { return (n + 15) / 16 * 16; }
 
+/// \brief out = {mean, sum of squared deviations from the mean} of the n values at x (two passes,
+/// in T with the results in double; the plane is in cache for the second pass).
+template <typename T>
+void plane_moments(const T* x, std::int64_t n, double* out) {
+  T s{0};
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t i = 0; i < n; ++i) s += x[i];
+  const T mean = s / static_cast<T>(n);
+  T m2{0};
+#pragma omp simd reduction(+ : m2)
+  for (std::int64_t i = 0; i < n; ++i) m2 += (x[i] - mean) * (x[i] - mean);
+  out[0] = static_cast<double>(mean);
+  out[1] = static_cast<double>(m2);
+}
+
 /// \brief Below this many elements an element-wise loop runs on one thread (fork/join costs more).
 inline constexpr std::int64_t kParallelThreshold = 1 << 15;
 

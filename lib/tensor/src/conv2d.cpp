@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "blas.hpp"
 #include "check.hpp"
+#include "direct_conv.hpp"
 
 namespace alphax::tensor {
 namespace {
@@ -18,6 +20,7 @@ struct ConvGeometry {
   std::int64_t cout, kh, kw;  // weight
   std::int64_t oh, ow;        // output
   std::int64_t stride, pad;
+  bool relu = false;  // the convolution reads max(x, 0) (Conv2dParams::input_activation)
   [[nodiscard]] std::int64_t k() const { return cin * kh * kw; }       // GEMM inner dimension
   [[nodiscard]] std::int64_t p() const { return oh * ow; }             // output pixels per sample
   [[nodiscard]] bool direct() const { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
@@ -36,7 +39,7 @@ ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight
                             weight.to_string() + ")");
   }
   ConvGeometry g{input[0], input[1], input[2], input[3], weight[0], weight[2], weight[3], 0, 0,
-                 params.stride, params.padding};
+                 params.stride, params.padding, params.input_activation == Activation::kRelu};
   const std::int64_t span_h = g.h + 2 * g.pad - g.kh;
   const std::int64_t span_w = g.w + 2 * g.pad - g.kw;
   if (span_h < 0 || span_w < 0) {
@@ -51,6 +54,9 @@ ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight
 
 /// Output columns a GEMM should cover: wide enough for an efficient GEMM, small enough to stay in L2.
 constexpr std::int64_t kTargetColumns = 1024;
+/// Weight gradients are summed per block of samples (at most this many blocks, each handled by one
+/// thread) and the block sums added in block order, so results are the same for every thread count.
+constexpr std::int64_t kWeightGradBlocks = 16;
 /// Stride-1 convolutions at least this wide use padded-width columns (see ConvPlan::wide).
 constexpr std::int64_t kMinWideOutputWidth = 14;
 
@@ -62,25 +68,26 @@ constexpr std::int64_t kMinWideOutputWidth = 14;
 /// column matrix is one contiguous slice of the zero-padded sample and im2col is a memcpy per row.
 struct ConvPlan {
   bool wide = false;
-  bool input_direct = false;   // 1x1, stride 1, no padding, one sample: GEMM reads x itself
+  bool input_direct = false;   // 1x1, stride 1, no padding, one sample, no ReLU: GEMM reads x itself
   bool output_direct = false;  // one sample and row_len == OW: GEMM writes y itself
   std::int64_t row_len = 0, q = 0, chunk = 1;
   std::int64_t padded_plane = 0;  // elements per channel of the padded sample (wide)
   // Per-thread workspace slices, in elements (each a multiple of 16).
-  std::size_t xpad = 0, cols = 0, ybuf = 0, dweight = 0, dbias = 0;
-  [[nodiscard]] std::size_t total() const { return xpad + cols + ybuf + dweight + dbias; }
+  std::size_t xpad = 0, cols = 0, ybuf = 0, dxbuf = 0;
+  [[nodiscard]] std::size_t total() const { return xpad + cols + ybuf + dxbuf; }
 };
 
-ConvPlan make_plan(const ConvGeometry& g, int threads) {
+ConvPlan make_plan(const ConvGeometry& g) {
   ConvPlan plan;
   plan.wide = g.stride == 1 && g.ow >= kMinWideOutputWidth;
   const bool one_by_one = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
   if (one_by_one) plan.wide = true;
   plan.row_len = plan.wide ? g.w + 2 * g.pad : g.ow;
   plan.q = g.oh * plan.row_len;
-  const std::int64_t per_thread = (g.n + threads - 1) / threads;
-  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1, std::max<std::int64_t>(per_thread, 1));
-  plan.input_direct = one_by_one && plan.chunk == 1;
+  // At most one chunk per weight-gradient block's share of samples, independent of the thread count.
+  const std::int64_t per_block = (g.n + kWeightGradBlocks - 1) / kWeightGradBlocks;
+  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1, std::max<std::int64_t>(per_block, 1));
+  plan.input_direct = one_by_one && plan.chunk == 1 && !g.relu;
   plan.output_direct = plan.chunk == 1 && plan.row_len == g.ow;
   const bool needs_pad = plan.wide && !(g.pad == 0 && g.kh == 1 && g.kw == 1);
   plan.padded_plane = needs_pad ? (g.h + 2 * g.pad) * plan.row_len + (g.kw - 1) : g.h * g.w;
@@ -88,13 +95,45 @@ ConvPlan make_plan(const ConvGeometry& g, int threads) {
   plan.xpad = plan.wide && !plan.input_direct ? round_up16(static_cast<std::size_t>(g.cin * plan.padded_plane)) : 0;
   plan.cols = plan.input_direct ? 0 : round_up16(static_cast<std::size_t>(g.k() * plan.chunk * plan.q));
   plan.ybuf = plan.output_direct ? 0 : round_up16(static_cast<std::size_t>(g.cout * plan.chunk * plan.q));
-  plan.dweight = round_up16(static_cast<std::size_t>(g.cout * g.k()));
-  plan.dbias = round_up16(static_cast<std::size_t>(g.cout));
+  // With a fused input ReLU, dx of one sample is formed here and then masked into the caller's dx.
+  plan.dxbuf = g.relu ? round_up16(static_cast<std::size_t>(g.cin * g.h * g.w)) : 0;
   return plan;
 }
 
+/// Below this many multiply-adds a convolution runs on one thread: forking costs more, and a thread
+/// that the OS has descheduled would stall the others at every barrier.
+constexpr std::int64_t kParallelMultiplyAdds = 1 << 20;
+
 int thread_count(const ConvGeometry& g) {
+  if (g.n * g.cout * g.k() * g.p() < kParallelMultiplyAdds) return 1;
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(omp_get_max_threads(), g.n)));
+}
+
+/// dst[i] = src[i], or max(src[i], 0) with `relu`.
+template <typename T>
+void copy_values(const T* src, T* dst, std::int64_t n, bool relu) {
+  if (relu) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+      const T v = src[i];
+      dst[i] = v > T{0} ? v : T{0};
+    }
+  } else {
+    std::copy(src, src + n, dst);
+  }
+}
+
+/// dx (+)= (x > 0 ? d : 0): the gradient through a fused input ReLU.
+template <typename T>
+void relu_mask_into(const T* x, const T* d, T* dx, std::int64_t n, GradMode mode) {
+  const bool add = mode == GradMode::kAdd;
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T v = d[i];
+    const T in = x[i];
+    const T old = add ? dx[i] : T{0};
+    dx[i] = old + (in > T{0} ? v : T{0});
+  }
 }
 
 /// Unfolds one sample x [Cin, H, W] into col [Cin*KH*KW, OH*OW] (rows ld apart) (zero where the window is padding).
@@ -118,9 +157,12 @@ void im2col(const ConvGeometry& g, const T* x, T* col, std::int64_t ld) {
           const std::int64_t base = iy * g.w - g.pad + kx;  // x offset of output column 0
           std::fill(out, out + lo, T{0});
           if (g.stride == 1) {
-            std::copy(xc + base + lo, xc + base + hi, out + lo);
+            copy_values(xc + base + lo, out + lo, hi - lo, g.relu);
           } else {
-            for (std::int64_t ox = lo; ox < hi; ++ox) out[ox] = xc[base + ox * g.stride];
+            for (std::int64_t ox = lo; ox < hi; ++ox) {
+              const T v = xc[base + ox * g.stride];
+              out[ox] = g.relu && v < T{0} ? T{0} : v;
+            }
           }
           std::fill(out + hi, out + g.ow, T{0});
         }
@@ -167,7 +209,7 @@ void pad_sample(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad
     std::fill(dst, dst + g.pad * wp + g.pad, T{0});
     for (std::int64_t y = 0; y < g.h; ++y) {
       T* row = dst + (y + g.pad) * wp + g.pad;
-      std::copy(src + y * g.w, src + (y + 1) * g.w, row);
+      copy_values(src + y * g.w, row, g.w, g.relu);
       // right padding of this row and left padding of the next one
       std::fill(row + g.w, row + g.w + 2 * g.pad, T{0});
     }
@@ -189,7 +231,7 @@ void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* x
       for (std::int64_t ky = 0; ky < g.kh; ++ky) {
         for (std::int64_t kx = 0; kx < g.kw; ++kx) {
           const T* from = src + c * plan.padded_plane + ky * plan.row_len + kx;
-          std::copy(from, from + plan.q, col + ((c * g.kh + ky) * g.kw + kx) * ld);
+          copy_values(from, col + ((c * g.kh + ky) * g.kw + kx) * ld, plan.q, g.relu && !needs_pad);
         }
       }
     }
@@ -249,7 +291,7 @@ namespace {
 /// True when dx is computed as a stride-1 convolution of dy with the flipped, transposed kernel
 /// (the same efficient GEMM shape as the forward pass) instead of W^T * dy plus col2im.
 bool dx_by_transposed_conv(const ConvGeometry& g) {
-  return g.stride == 1 && g.kh == g.kw && g.kh > 1 && g.pad <= g.kh - 1;
+  return g.stride == 1 && g.kh == g.kw && g.kh > 1 && g.pad <= g.kh - 1 && !g.relu;
 }
 
 /// The convolution dx = conv(dy, flip(W)^T) with padding KH-1-pad.
@@ -257,27 +299,44 @@ ConvGeometry transposed_geometry(const ConvGeometry& g) {
   return {g.n, g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.h, g.w, 1, g.kh - 1 - g.pad};
 }
 
-/// Workspace layout of one call: `threads` slices of `stride` elements, then the flipped kernel.
+/// Workspace layout of one call: `threads` slices of `stride` elements, the flipped kernel, then
+/// `blocks` weight-gradient block sums of `block_sums` elements (weights, then bias).
 struct WorkspaceLayout {
-  std::size_t stride = 0, flipped = 0;
-  [[nodiscard]] std::size_t total(int threads) const { return static_cast<std::size_t>(threads) * stride + flipped; }
+  std::size_t stride = 0, flipped = 0, block_sums = 0;
+  std::int64_t blocks = 0;
+  [[nodiscard]] std::size_t total(int threads) const {
+    return static_cast<std::size_t>(threads) * stride + flipped + static_cast<std::size_t>(blocks) * block_sums;
+  }
 };
 
-WorkspaceLayout forward_layout(const ConvGeometry& g, int threads) { return {make_plan(g, threads).total(), 0}; }
+WorkspaceLayout forward_layout(const ConvGeometry& g) { return {make_plan(g).total(), 0, 0, 0}; }
 
-WorkspaceLayout backward_layout(const ConvGeometry& g, int threads) {
-  WorkspaceLayout layout{make_plan(g, threads).total(), 0};
+WorkspaceLayout backward_layout(const ConvGeometry& g) {
+  const ConvPlan plan = make_plan(g);
+  WorkspaceLayout layout{plan.total(), 0, 0, 0};
   if (dx_by_transposed_conv(g)) {
-    layout.stride = std::max(layout.stride, make_plan(transposed_geometry(g), threads).total());
+    layout.stride = std::max(layout.stride, make_plan(transposed_geometry(g)).total());
     layout.flipped = detail::round_up16(static_cast<std::size_t>(g.cout * g.k()));
   }
+  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
+  layout.blocks = std::min(chunks, kWeightGradBlocks);
+  layout.block_sums = detail::round_up16(static_cast<std::size_t>(g.cout * g.k() + g.cout));
   return layout;
 }
 
 /// y (+)= conv(x, w) + bias over all samples, `threads` threads, slices of `stride` elements of ws.
+/// The plane moments (batch_norm.hpp) of the `count` samples of y from sample n0 on, while in cache.
+template <typename T>
+void write_moments(const ConvGeometry& g, const T* y, std::int64_t n0, std::int64_t count, double* moments) {
+  if (moments == nullptr) return;
+  for (std::int64_t plane = n0 * g.cout; plane < (n0 + count) * g.cout; ++plane) {
+    detail::plane_moments(y + plane * g.p(), g.p(), moments + 2 * plane);
+  }
+}
+
 template <typename T>
 void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const T* w, const T* b, T* y,
-                  bool accumulate, T* ws, std::size_t stride, int threads) {
+                  bool accumulate, T* ws, std::size_t stride, int threads, double* moments = nullptr) {
   const std::int64_t k = g.k();
   const std::int64_t p = g.p();
   const std::int64_t in_size = g.cin * g.h * g.w;
@@ -309,6 +368,7 @@ void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const
             for (std::int64_t i = 0; i < p; ++i) row[i] += bias_value;
           }
         }
+        write_moments(g, y, n0, count, moments);
         continue;
       }
       detail::gemm(false, false, g.cout, ld, k, T{1}, w, k, cols, ld, T{0}, ybuf, ld);
@@ -328,6 +388,208 @@ void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const
           }
         }
       }
+      write_moments(g, y, n0, count, moments);
+    }
+  }
+}
+
+// ---- direct path (float, stride 1, AVX-512) ----
+
+/// Samples whose padded input and wide output gradient together stay about this size are handed
+/// to the weight-gradient kernel at once (it reads them once per register block, from L2).
+constexpr std::int64_t kWeightGradGroupBytes = 384 * 1024;
+
+bool direct_applies(const ConvGeometry& g) {
+  return g.kh * g.kw <= detail::kMaxDirectTaps && g.pad <= g.kh - 1 && g.pad <= g.kw - 1 &&
+         detail::direct_conv_supported();
+}
+
+/// dx by the direct kernels (a stride-1 convolution of dy with the flipped kernel); strided
+/// convolutions compute dx by GEMM and col2im instead.
+bool direct_dx(const ConvGeometry& g) { return g.stride == 1; }
+
+/// kAuto's choice: a 1x1 kernel has too few multiply-adds per input element to pay for the padded
+/// copy (GEMM on the input itself is faster, bench_tensor_ops), every larger kernel runs direct.
+bool direct_preferred(const ConvGeometry& g) { return direct_applies(g) && g.kh * g.kw > 1; }
+
+/// Whether a T convolution runs the direct kernels; throws when kDirect is asked for and cannot run.
+template <typename T>
+bool use_direct(const char* where, const ConvGeometry& g, ConvAlgorithm algorithm) {
+  if (algorithm == ConvAlgorithm::kGemm) return false;
+  const bool possible = std::is_same_v<T, float> && direct_applies(g);
+  if (algorithm == ConvAlgorithm::kDirect && !possible) {
+    detail::fail(where, "ConvAlgorithm::kDirect needs float tensors, padding < kernel size, at most " +
+                            std::to_string(detail::kMaxDirectTaps) +
+                            " kernel taps and a CPU with AVX-512F (conv2d_direct_available); use "
+                            "ConvAlgorithm::kAuto or kGemm");
+  }
+  return algorithm == ConvAlgorithm::kDirect || (possible && direct_preferred(g));
+}
+
+/// Workspace of the direct path: shared weights (transposed or flipped) and weight-gradient block
+/// sums, then one slice per thread.
+struct DirectPlan {
+  detail::WideConvShape fwd;    // y = conv(x, W); also the weight gradient
+  detail::WideConvShape trans;  // dx = conv(dy, flipped W^T) with padding K-1-pad
+  // Channels-last kernels where the output channels fill whole vectors (no discarded wide columns).
+  bool forward_cl = false, dx_cl = false;
+  std::int64_t blocks = 1, group = 1;
+  std::size_t weights = 0, block_sums = 0, forward_slice = 0, backward_slice = 0;
+  [[nodiscard]] std::size_t forward_total(int threads) const {
+    return weights + static_cast<std::size_t>(threads) * forward_slice;
+  }
+  [[nodiscard]] std::size_t backward_total(int threads) const {
+    return weights + static_cast<std::size_t>(blocks) * block_sums + static_cast<std::size_t>(threads) * backward_slice;
+  }
+};
+
+DirectPlan make_direct_plan(const ConvGeometry& g) {
+  DirectPlan p;
+  p.fwd = detail::make_wide_conv_shape(g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad, g.stride);
+  if (direct_dx(g)) {
+    p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+  }
+  const std::int64_t sample = p.fwd.padded_size() + p.fwd.wide_size();
+  p.group = std::clamp<std::int64_t>(kWeightGradGroupBytes / (sample * 4), 1, 16);
+  p.blocks = std::min(g.n, kWeightGradBlocks);
+  // Channels-last needs whole vectors of output channels; it wins once there are two of them and
+  // enough input channels to amortise each pixel's broadcasts (bench_tensor_ops, ConvAlgorithm::kDirect).
+  p.forward_cl = g.cout % 16 == 0 && g.cout >= 32 && g.cin >= 16;
+  p.dx_cl = direct_dx(g) && g.cin % 16 == 0 && g.cin >= 32 && g.cout >= 16;
+  using detail::round_up16;
+  p.weights = round_up16(static_cast<std::size_t>(g.cout * g.k()));
+  p.block_sums = p.weights;
+  p.forward_slice = static_cast<std::size_t>(sample);
+  p.backward_slice = static_cast<std::size_t>(p.group * sample + p.trans.padded_size() + p.trans.wide_size());
+  return p;
+}
+
+/// wt[k][co] = w[co][k]: the layout the forward kernel broadcasts from.
+void transpose_weight(const ConvGeometry& g, const float* w, float* wt) {
+  const std::int64_t k = g.k();
+  for (std::int64_t co = 0; co < g.cout; ++co) {
+    for (std::int64_t r = 0; r < k; ++r) wt[r * g.cout + co] = w[co * k + r];
+  }
+}
+
+/// The kernel of dx = conv(dy, W') in the forward kernel's layout: W'[ci][co][ky][kx] =
+/// W[co][ci][KH-1-ky][KW-1-kx], stored transposed as [(co, ky, kx)][ci].
+void flip_weight(const ConvGeometry& g, const float* w, float* wt) {
+  const std::int64_t taps = g.kh * g.kw;
+  for (std::int64_t co = 0; co < g.cout; ++co) {
+    for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+      const float* from = w + (co * g.cin + ci) * taps;
+      for (std::int64_t t = 0; t < taps; ++t) wt[(co * taps + t) * g.cin + ci] = from[taps - 1 - t];
+    }
+  }
+}
+
+void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* bias,
+                    float* y, float* ws, int threads, double* moments) {
+  transpose_weight(g, w, ws);
+  const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t out_size = g.cout * g.oh * g.ow;
+#pragma omp parallel num_threads(threads)
+  {
+    float* xpad = ws + p.weights + static_cast<std::size_t>(omp_get_thread_num()) * p.forward_slice;
+    float* y_wide = xpad + p.fwd.padded_size();
+#pragma omp for schedule(static)
+    for (std::int64_t n = 0; n < g.n; ++n) {
+      detail::pad_input(p.fwd, x + n * in_size, xpad, g.relu);
+      if (p.forward_cl) {
+        detail::direct_conv_forward_cl(p.fwd, xpad, ws, y_wide);
+        detail::narrow_channels_last(p.fwd, y_wide, bias, y + n * out_size, false);
+      } else {
+        detail::direct_conv_forward(p.fwd, xpad, ws, y_wide);
+        detail::narrow_output(p.fwd, y_wide, bias, y + n * out_size, false);
+      }
+      write_moments(g, y, n, 1, moments);
+    }
+  }
+}
+
+void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* dy,
+                     float* dx, float* dweight, float* dbias, GradMode mode, float* ws, int threads) {
+  if (dx != nullptr) flip_weight(g, w, ws);
+  const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t out_size = g.cout * g.oh * g.ow;
+  const std::int64_t weights = g.cout * g.k();
+  float* sums = ws + p.weights;
+  float* slices = sums + static_cast<std::size_t>(p.blocks) * p.block_sums;
+#pragma omp parallel num_threads(threads)
+  {
+    float* xpad = slices + static_cast<std::size_t>(omp_get_thread_num()) * p.backward_slice;
+    float* dy_wide = xpad + p.group * p.fwd.padded_size();
+    float* dy_pad = dy_wide + p.group * p.fwd.wide_size();
+    float* dx_wide = dy_pad + p.trans.padded_size();
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < p.blocks; ++b) {
+      float* sum = sums + static_cast<std::size_t>(b) * p.block_sums;
+      const std::int64_t begin = b * g.n / p.blocks;
+      const std::int64_t end = (b + 1) * g.n / p.blocks;
+      for (std::int64_t n0 = begin; n0 < end; n0 += p.group) {
+        const std::int64_t count = std::min(p.group, end - n0);
+        for (std::int64_t s = 0; s < count; ++s) {
+          const std::int64_t n = n0 + s;
+          detail::pad_input(p.fwd, x + n * in_size, xpad + s * p.fwd.padded_size(), g.relu);
+          if (p.forward_cl) {
+            detail::to_channels_last(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
+          } else {
+            detail::widen_output(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
+          }
+          if (dx == nullptr) continue;
+          detail::pad_input(p.trans, dy + n * out_size, dy_pad, false);
+          const float* mask = g.relu ? x + n * in_size : nullptr;  // gradient through the fused ReLU
+          if (p.dx_cl) {
+            detail::direct_conv_forward_cl(p.trans, dy_pad, ws, dx_wide);
+            detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
+          } else {
+            detail::direct_conv_forward(p.trans, dy_pad, ws, dx_wide);
+            detail::narrow_output(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
+          }
+        }
+        if (p.forward_cl) {
+          detail::direct_conv_weight_grad_cl(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(),
+                                             n0 > begin, sum);
+        } else {
+          detail::direct_conv_weight_grad(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(),
+                                          n0 > begin, sum);
+        }
+      }
+    }
+    // dweight = the block sums added in block order, a chunk of elements per iteration.
+    constexpr std::int64_t kChunk = 256;
+#pragma omp for schedule(static)
+    for (std::int64_t c0 = 0; c0 < weights; c0 += kChunk) {
+      const std::int64_t len = std::min(kChunk, weights - c0);
+      float total[kChunk];
+      const float* first = sums + c0;
+      for (std::int64_t i = 0; i < len; ++i) total[i] = first[i];
+      for (std::int64_t b = 1; b < p.blocks; ++b) {
+        const float* part = sums + static_cast<std::size_t>(b) * p.block_sums + c0;
+#pragma omp simd
+        for (std::int64_t i = 0; i < len; ++i) total[i] += part[i];
+      }
+      // Channels-last block sums are [K][cout]; dweight and the wide ones are [cout][K].
+      for (std::int64_t i = 0; i < len; ++i) {
+        const std::int64_t at = c0 + i;
+        const std::int64_t to = p.forward_cl ? (at % g.cout) * g.k() + at / g.cout : at;
+        detail::store(dweight[to], total[i], mode);
+      }
+    }
+    if (dbias != nullptr) {
+#pragma omp for schedule(static)
+      for (std::int64_t co = 0; co < g.cout; ++co) {
+        float total = 0.0f;
+        for (std::int64_t n = 0; n < g.n; ++n) {
+          const float* row = dy + (n * g.cout + co) * g.oh * g.ow;
+          float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+          for (std::int64_t i = 0; i < g.oh * g.ow; ++i) s += row[i];
+          total += s;
+        }
+        detail::store(dbias[co], total, mode);
+      }
     }
   }
 }
@@ -338,7 +600,16 @@ std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const
                                   int threads) {
   const ConvGeometry g = geometry("conv2d_workspace_size", input, weight, params);
   const int used = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, g.n)));
-  return std::max(forward_layout(g, used).total(used), backward_layout(g, used).total(used));
+  std::size_t size = std::max(forward_layout(g).total(used), backward_layout(g).total(used));
+  if (params.algorithm != ConvAlgorithm::kGemm && direct_applies(g)) {
+    const DirectPlan p = make_direct_plan(g);
+    size = std::max({size, p.forward_total(used), p.backward_total(used)});
+  }
+  return size;
+}
+
+bool conv2d_direct_available(const Shape& input, const Shape& weight, const Conv2dParams& params) {
+  return direct_applies(geometry("conv2d_direct_available", input, weight, params));
 }
 
 std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const Conv2dParams& params) {
@@ -346,22 +617,153 @@ std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const
   return 2 * g.n * g.cout * g.k() * g.p();
 }
 
+namespace {
+
+/// The im2col + GEMM backward pass. dweight == nullptr computes dx only (dbias must then be null).
+template <typename T>
+void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
+                   GradMode mode, Workspace<T>& workspace, int threads) {
+  detail::ensure_blas_single_threaded();
+  const ConvPlan plan = make_plan(g);
+  const WorkspaceLayout layout = backward_layout(g);
+  T* ws = workspace.reserve(layout.total(threads));
+  T* flipped = ws + static_cast<std::size_t>(threads) * layout.stride;
+  T* sums = flipped + layout.flipped;
+  const bool transposed_dx = dx != nullptr && dx_by_transposed_conv(g);
+  const bool folded_dx = dx != nullptr && !transposed_dx;
+  const std::int64_t k = g.k();
+  const std::int64_t p = g.p();
+  const std::int64_t in_size = g.cin * g.h * g.w;
+  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
+#pragma omp parallel num_threads(threads)
+  {
+    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * layout.stride;
+    T* col = xpad + plan.xpad;
+    T* ybuf = col + plan.cols;
+#pragma omp for schedule(static)
+    for (std::int64_t block = 0; block < layout.blocks; ++block) {
+      T* dw_sum = sums + static_cast<std::size_t>(block) * layout.block_sums;
+      T* db_sum = dw_sum + g.cout * k;
+      std::fill(dw_sum, dw_sum + g.cout * k + g.cout, T{0});
+      for (std::int64_t chunk = block * chunks / layout.blocks; chunk < (block + 1) * chunks / layout.blocks; ++chunk) {
+        const std::int64_t n0 = chunk * plan.chunk;
+        const std::int64_t count = std::min(plan.chunk, g.n - n0);
+        const std::int64_t ld = count * plan.q;
+        // The output gradient as a [Cout, count * q] matrix (zero in the discarded wide columns).
+        const T* dyt = dy + n0 * g.cout * p;
+        if (!plan.output_direct) {
+          for (std::int64_t s = 0; s < count; ++s) {
+            for (std::int64_t co = 0; co < g.cout; ++co) {
+              const T* from = dy + ((n0 + s) * g.cout + co) * p;
+              T* to = ybuf + co * ld + s * plan.q;
+              for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+                T* dst = to + oy * plan.row_len;
+                std::copy(from + oy * g.ow, from + (oy + 1) * g.ow, dst);
+                std::fill(dst + g.ow, dst + plan.row_len, T{0});
+              }
+            }
+          }
+          dyt = ybuf;
+        }
+        if (dbias != nullptr) {
+          for (std::int64_t s = 0; s < count; ++s) {
+            for (std::int64_t co = 0; co < g.cout; ++co) {
+              const T* row = dy + ((n0 + s) * g.cout + co) * p;
+              T sum{0};
+#pragma omp simd reduction(+ : sum)
+              for (std::int64_t i = 0; i < p; ++i) sum += row[i];
+              db_sum[co] += sum;
+            }
+          }
+        }
+        if (dweight != nullptr) {
+          const T* cols = x + n0 * in_size;
+          if (!plan.input_direct) {
+            for (std::int64_t s = 0; s < count; ++s) {
+              build_columns(g, plan, x + (n0 + s) * in_size, xpad, col + s * plan.q, ld);
+            }
+            cols = col;
+          }
+          // dW += dy [Cout, count*q] * cols^T [count*q, K]
+          detail::gemm(false, true, g.cout, k, ld, T{1}, dyt, ld, cols, ld, T{1}, dw_sum, k);
+        }
+        if (!folded_dx) continue;
+        if (plan.input_direct) {
+          // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
+          detail::gemm(true, false, k, p, g.cout, T{1}, weight, k, dyt, p, mode == GradMode::kAdd ? T{1} : T{0},
+                       dx + n0 * in_size, p);
+          continue;
+        }
+        // dcols [K, count*q] = W^T [K, Cout] * dy [Cout, count*q], then fold back onto each sample.
+        detail::gemm(true, false, k, ld, g.cout, T{1}, weight, k, dyt, ld, T{0}, col, ld);
+        for (std::int64_t s = 0; s < count; ++s) {
+          T* dx_n = dx + (n0 + s) * in_size;
+          if (g.relu) {
+            T* dxbuf = ybuf + plan.ybuf;
+            fold_columns(g, plan, col + s * plan.q, ld, xpad, dxbuf, GradMode::kWrite);
+            relu_mask_into(x + (n0 + s) * in_size, dxbuf, dx_n, in_size, mode);
+          } else {
+            fold_columns(g, plan, col + s * plan.q, ld, xpad, dx_n, mode);
+          }
+        }
+      }
+    }
+    // dweight and dbias = the block sums added in block order.
+    if (dweight != nullptr) {
+#pragma omp for schedule(static)
+      for (std::int64_t i = 0; i < g.cout * k + (dbias != nullptr ? g.cout : 0); ++i) {
+        T sum{0};
+        for (std::int64_t b = 0; b < layout.blocks; ++b) sum += sums[static_cast<std::size_t>(b) * layout.block_sums + i];
+        detail::store(i < g.cout * k ? dweight[i] : dbias[i - g.cout * k], sum, mode);
+      }
+    }
+  }
+  if (transposed_dx) {
+    // dx = conv(dy, W'), W'[ci][co][ky][kx] = W[co][ci][KH-1-ky][KW-1-kx], padding KH-1-pad.
+    const std::int64_t taps = g.kh * g.kw;
+    for (std::int64_t co = 0; co < g.cout; ++co) {
+      for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+        const T* from = weight + (co * g.cin + ci) * taps;
+        T* to = flipped + (ci * g.cout + co) * taps;
+        for (std::int64_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
+      }
+    }
+    const ConvGeometry gt = transposed_geometry(g);
+    forward_impl(gt, make_plan(gt), dy, static_cast<const T*>(flipped), static_cast<const T*>(nullptr), dx,
+                 mode == GradMode::kAdd, ws, layout.stride, threads);
+  }
+}
+
+}  // namespace
+
 template <Scalar T>
 void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
                     const std::type_identity_t<BasicTensor<T>>* bias, BasicTensor<T>& y,
-                    const Conv2dParams& params, Workspace<T>& workspace) {
+                    const Conv2dParams& params, Workspace<T>& workspace, TensorD* moments) {
   constexpr const char* kWhere = "conv2d_forward";
   detail::require_rank(kWhere, "input", x, 4);
   detail::require_rank(kWhere, "weight", weight, 4);
   const ConvGeometry g = geometry(kWhere, x.shape(), weight.shape(), params);
   check_bias(kWhere, "bias", bias, g.cout);
   detail::require_same_shape(kWhere, "output", y, Shape{g.n, g.cout, g.oh, g.ow});
-  detail::ensure_blas_single_threaded();
+  if (moments != nullptr) detail::require_same_shape(kWhere, "moments", *moments, Shape{g.n, g.cout, 2});
+  double* moments_out = moments != nullptr ? moments->data() : nullptr;
   const int threads = thread_count(g);
-  const WorkspaceLayout layout = forward_layout(g, threads);
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_direct<T>(kWhere, g, params.algorithm)) {
+      const DirectPlan p = make_direct_plan(g);
+      direct_forward(g, p, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
+                     workspace.reserve(p.forward_total(threads)), threads, moments_out);
+      return;
+    }
+  } else {
+    (void)use_direct<T>(kWhere, g, params.algorithm);
+  }
+  detail::ensure_blas_single_threaded();
+  const WorkspaceLayout layout = forward_layout(g);
   T* ws = workspace.reserve(layout.total(threads));
-  forward_impl(g, make_plan(g, threads), x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
-               false, ws, layout.stride, threads);
+  forward_impl(g, make_plan(g), x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
+               false, ws, layout.stride, threads, moments_out);
 }
 
 template <Scalar T>
@@ -377,125 +779,30 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
   detail::require_same_shape(kWhere, "weight gradient", dweight, weight.shape());
   if (dx != nullptr) detail::require_same_shape(kWhere, "input gradient", *dx, x.shape());
   check_bias(kWhere, "bias gradient", dbias, g.cout);
-  detail::ensure_blas_single_threaded();
-
   const int threads = thread_count(g);
-  const ConvPlan plan = make_plan(g, threads);
-  const WorkspaceLayout layout = backward_layout(g, threads);
-  T* ws = workspace.reserve(layout.total(threads));
-  const bool transposed_dx = dx != nullptr && dx_by_transposed_conv(g);
-  const bool folded_dx = dx != nullptr && !transposed_dx;
-  const std::int64_t k = g.k();
-  const std::int64_t p = g.p();
-  const std::int64_t in_size = g.cin * g.h * g.w;
-  const std::int64_t chunks = (g.n + plan.chunk - 1) / plan.chunk;
-#pragma omp parallel num_threads(threads)
-  {
-    T* xpad = ws + static_cast<std::size_t>(omp_get_thread_num()) * layout.stride;
-    T* col = xpad + plan.xpad;
-    T* ybuf = col + plan.cols;
-    T* dw_part = ybuf + plan.ybuf;
-    T* db_part = dw_part + plan.dweight;
-    std::fill(dw_part, dw_part + g.cout * k, T{0});
-    std::fill(db_part, db_part + g.cout, T{0});
-#pragma omp for schedule(static)
-    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
-      const std::int64_t n0 = chunk * plan.chunk;
-      const std::int64_t count = std::min(plan.chunk, g.n - n0);
-      const std::int64_t ld = count * plan.q;
-      // The output gradient as a [Cout, count * q] matrix (zero in the discarded wide columns).
-      const T* dyt = dy.data() + n0 * g.cout * p;
-      if (!plan.output_direct) {
-        for (std::int64_t s = 0; s < count; ++s) {
-          for (std::int64_t co = 0; co < g.cout; ++co) {
-            const T* from = dy.data() + ((n0 + s) * g.cout + co) * p;
-            T* to = ybuf + co * ld + s * plan.q;
-            for (std::int64_t oy = 0; oy < g.oh; ++oy) {
-              T* dst = to + oy * plan.row_len;
-              std::copy(from + oy * g.ow, from + (oy + 1) * g.ow, dst);
-              std::fill(dst + g.ow, dst + plan.row_len, T{0});
-            }
-          }
-        }
-        dyt = ybuf;
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_direct<T>(kWhere, g, params.algorithm)) {
+      const DirectPlan p = make_direct_plan(g);
+      const bool dx_here = dx != nullptr && direct_dx(g);
+      direct_backward(g, p, x.data(), weight.data(), dy.data(), dx_here ? dx->data() : nullptr, dweight.data(),
+                      dbias != nullptr ? dbias->data() : nullptr, mode, workspace.reserve(p.backward_total(threads)),
+                      threads);
+      if (dx != nullptr && !dx_here) {
+        gemm_backward(g, x.data(), weight.data(), dy.data(), dx->data(), static_cast<float*>(nullptr),
+                      static_cast<float*>(nullptr), mode, workspace, threads);
       }
-      if (dbias != nullptr) {
-        for (std::int64_t s = 0; s < count; ++s) {
-          for (std::int64_t co = 0; co < g.cout; ++co) {
-            const T* row = dy.data() + ((n0 + s) * g.cout + co) * p;
-            T sum{0};
-#pragma omp simd reduction(+ : sum)
-            for (std::int64_t i = 0; i < p; ++i) sum += row[i];
-            db_part[co] += sum;
-          }
-        }
-      }
-      const T* cols = x.data() + n0 * in_size;
-      if (!plan.input_direct) {
-        for (std::int64_t s = 0; s < count; ++s) {
-          build_columns(g, plan, x.data() + (n0 + s) * in_size, xpad, col + s * plan.q, ld);
-        }
-        cols = col;
-      }
-      // dW += dy [Cout, count*q] * cols^T [count*q, K]
-      detail::gemm(false, true, g.cout, k, ld, T{1}, dyt, ld, cols, ld, T{1}, dw_part, k);
-      if (!folded_dx) continue;
-      if (plan.input_direct) {
-        // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
-        detail::gemm(true, false, k, p, g.cout, T{1}, weight.data(), k, dyt, p, mode == GradMode::kAdd ? T{1} : T{0},
-                     dx->data() + n0 * in_size, p);
-        continue;
-      }
-      // dcols [K, count*q] = W^T [K, Cout] * dy [Cout, count*q], then fold back onto each sample.
-      detail::gemm(true, false, k, ld, g.cout, T{1}, weight.data(), k, dyt, ld, T{0}, col, ld);
-      for (std::int64_t s = 0; s < count; ++s) {
-        fold_columns(g, plan, col + s * plan.q, ld, xpad, dx->data() + (n0 + s) * in_size, mode);
-      }
+      return;
     }
-    // Reduce the per-thread partial gradients, each thread owning a block of the weights.
-#pragma omp barrier
-    const std::int64_t weights = g.cout * k;
-    const int nt = omp_get_num_threads();
-    const int t = omp_get_thread_num();
-    const std::size_t dw_offset = plan.xpad + plan.cols + plan.ybuf;
-    const std::int64_t begin = weights * t / nt;
-    const std::int64_t end = weights * (t + 1) / nt;
-    for (std::int64_t i = begin; i < end; ++i) {
-      T sum{0};
-      for (int u = 0; u < nt; ++u) sum += ws[static_cast<std::size_t>(u) * layout.stride + dw_offset + static_cast<std::size_t>(i)];
-      detail::store(dweight.data()[i], sum, mode);
-    }
-    if (dbias != nullptr) {
-#pragma omp single
-      for (std::int64_t co = 0; co < g.cout; ++co) {
-        T sum{0};
-        for (int u = 0; u < nt; ++u) {
-          sum += ws[static_cast<std::size_t>(u) * layout.stride + dw_offset + plan.dweight + static_cast<std::size_t>(co)];
-        }
-        detail::store(dbias->data()[co], sum, mode);
-      }
-    }
+  } else {
+    (void)use_direct<T>(kWhere, g, params.algorithm);
   }
-  if (transposed_dx) {
-    // dx = conv(dy, W'), W'[ci][co][ky][kx] = W[co][ci][KH-1-ky][KW-1-kx], padding KH-1-pad.
-    T* flipped = ws + static_cast<std::size_t>(threads) * layout.stride;
-    const std::int64_t taps = g.kh * g.kw;
-    for (std::int64_t co = 0; co < g.cout; ++co) {
-      for (std::int64_t ci = 0; ci < g.cin; ++ci) {
-        const T* from = weight.data() + (co * g.cin + ci) * taps;
-        T* to = flipped + (ci * g.cout + co) * taps;
-        for (std::int64_t t = 0; t < taps; ++t) to[t] = from[taps - 1 - t];
-      }
-    }
-    const ConvGeometry gt = transposed_geometry(g);
-    forward_impl(gt, make_plan(gt, threads), dy.data(), static_cast<const T*>(flipped), static_cast<const T*>(nullptr),
-                 dx->data(), mode == GradMode::kAdd, ws, layout.stride, threads);
-  }
+  gemm_backward(g, x.data(), weight.data(), dy.data(), dx != nullptr ? dx->data() : nullptr, dweight.data(),
+                dbias != nullptr ? dbias->data() : nullptr, mode, workspace, threads);
 }
 
 #define ALPHAX_INSTANTIATE_CONV2D(T)                                                                      \
   template void conv2d_forward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,      \
-                                  BasicTensor<T>&, const Conv2dParams&, Workspace<T>&);                    \
+                                  BasicTensor<T>&, const Conv2dParams&, Workspace<T>&, TensorD*);          \
   template void conv2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,     \
                                    BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>*, const Conv2dParams&, \
                                    Workspace<T>&, GradMode);

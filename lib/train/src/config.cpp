@@ -4,6 +4,8 @@
 #include <initializer_list>
 #include <stdexcept>
 
+#include "alphax/train/isgd.hpp"
+
 namespace alphax::train {
 namespace {
 
@@ -117,9 +119,9 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& path,
   }
   if (top.has("schedule")) {
     const auto s = top.sub("schedule");
-    s.check_keys({"name", "warmup_epochs", "min_lr", "step_epochs", "gamma", "warmup", "base_batch", "base_lr",
+    s.check_keys({"name", "warmup_epochs", "min_lr", "step_epochs", "gamma", "scaling", "base_batch", "base_lr",
                   "base_warmup_epochs"});
-    s.get("warmup", c.schedule.warmup);
+    s.get("scaling", c.schedule.scaling);
     s.get("base_batch", c.schedule.base_batch);
     s.get("base_lr", c.schedule.base_lr);
     s.get("base_warmup_epochs", c.schedule.base_warmup_epochs);
@@ -138,9 +140,10 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& path,
   }
   if (top.has("transfer")) {
     const auto t = top.sub("transfer");
-    t.check_keys({"cache_size", "epochs_fraction"});
+    t.check_keys({"cache_size", "epochs_fraction", "max_distance"});
     t.get("cache_size", c.transfer.cache_size);
     t.get("epochs_fraction", c.transfer.epochs_fraction);
+    t.get("max_distance", c.transfer.max_distance);
   }
   validate_train_config(c);
   return c;
@@ -192,13 +195,17 @@ void validate_train_config(const TrainConfig& c) {
           "schedule.name must be cosine, step or constant, got '" + c.schedule.name + "'");
   require(c.schedule.warmup_epochs >= 0 && c.schedule.warmup_epochs <= static_cast<double>(c.epochs),
           "schedule.warmup_epochs must be in [0, epochs], got " + std::to_string(c.schedule.warmup_epochs));
+  require(c.optimizer.name == "sgd" || c.optimizer.name == "isgd",
+          "optimizer.name must be sgd or isgd, got '" + c.optimizer.name + "'");
+  if (c.optimizer.name == "isgd") (void)parse_isgd_config(c.optimizer);  // range-checks epsilon, zeta, window
   require(c.schedule.min_lr >= 0, "schedule.min_lr must be >= 0");
   require(c.schedule.step_epochs > 0, "schedule.step_epochs must be > 0");
-  require(c.schedule.warmup == "linear" || c.schedule.warmup == "legw",
-          "schedule.warmup must be linear or legw, got '" + c.schedule.warmup + "'");
-  require(c.schedule.warmup != "legw" || (c.schedule.base_batch >= 1 && c.schedule.base_lr > 0 &&
-                                          c.schedule.base_warmup_epochs >= 0),
-          "schedule.warmup: legw needs base_batch >= 1, base_lr > 0 and base_warmup_epochs >= 0");
+  require(c.schedule.scaling == "none" || c.schedule.scaling == "linear" || c.schedule.scaling == "legw",
+          "schedule.scaling must be none, linear or legw, got '" + c.schedule.scaling + "'");
+  require(c.schedule.scaling == "none" || (c.schedule.base_batch >= 1 && c.schedule.base_lr > 0 &&
+                                           c.schedule.base_warmup_epochs >= 0),
+          "schedule.scaling: " + c.schedule.scaling +
+              " needs base_batch >= 1, base_lr > 0 and base_warmup_epochs >= 0 (the settings tuned at base_batch)");
   const auto algorithm_ok = [](const std::string& a) { return a == "auto" || a == "lp" || a == "ring" || a == "mpi"; };
   require(algorithm_ok(c.parallel.allreduce),
           "parallel.allreduce must be auto, lp, ring or mpi, got '" + c.parallel.allreduce + "'");
@@ -208,6 +215,8 @@ void validate_train_config(const TrainConfig& c) {
                                           std::to_string(c.transfer.cache_size));
   require(c.transfer.epochs_fraction > 0 && c.transfer.epochs_fraction <= 1,
           "transfer.epochs_fraction must be in (0, 1], got " + std::to_string(c.transfer.epochs_fraction));
+  require(c.transfer.max_distance >= 0, "transfer.max_distance must be >= 0 (0 = any), got " +
+                                            std::to_string(c.transfer.max_distance));
 }
 
 std::string to_yaml(const TrainConfig& c) {
@@ -242,8 +251,8 @@ std::string to_yaml(const TrainConfig& c) {
   out << YAML::Key << "min_lr" << YAML::Value << c.schedule.min_lr;
   out << YAML::Key << "step_epochs" << YAML::Value << c.schedule.step_epochs;
   out << YAML::Key << "gamma" << YAML::Value << c.schedule.gamma;
-  out << YAML::Key << "warmup" << YAML::Value << c.schedule.warmup;
-  if (c.schedule.warmup == "legw") {
+  out << YAML::Key << "scaling" << YAML::Value << c.schedule.scaling;
+  if (c.schedule.scaling != "none") {
     out << YAML::Key << "base_batch" << YAML::Value << c.schedule.base_batch;
     out << YAML::Key << "base_lr" << YAML::Value << c.schedule.base_lr;
     out << YAML::Key << "base_warmup_epochs" << YAML::Value << c.schedule.base_warmup_epochs;
@@ -255,7 +264,8 @@ std::string to_yaml(const TrainConfig& c) {
   out << YAML::Key << "broadcast" << YAML::Value << c.parallel.broadcast << YAML::EndMap;
   out << YAML::Key << "transfer" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "cache_size" << YAML::Value << c.transfer.cache_size;
-  out << YAML::Key << "epochs_fraction" << YAML::Value << c.transfer.epochs_fraction << YAML::EndMap;
+  out << YAML::Key << "epochs_fraction" << YAML::Value << c.transfer.epochs_fraction;
+  out << YAML::Key << "max_distance" << YAML::Value << c.transfer.max_distance << YAML::EndMap;
   out << YAML::EndMap;
   return out.c_str();
 }

@@ -109,6 +109,7 @@ IsgdExtraSteps isgd_extra_steps(std::span<float> weights, std::span<const float>
   const auto rate = static_cast<float>(lr);
   while (done.steps < config.zeta) {
     done.last_loss = model.loss();
+    done.losses.push_back(done.last_loss);
     if (!(done.last_loss > limit) || !std::isfinite(done.last_loss)) break;
     const std::span<const float> grad = model.gradient();
     if (grad.size() != weights.size()) {

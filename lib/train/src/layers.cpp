@@ -9,12 +9,6 @@ using tensor::GradMode;
 using tensor::Shape;
 using tensor::Tensor;
 
-Tensor& Scratch::shaped(const Shape& shape) {
-  if (shape.size() > storage_.size()) storage_ = Tensor(Shape{shape.size()});
-  if (!(view_.shape() == shape) || view_.data() != storage_.data()) view_ = Tensor::view(storage_.data(), shape);
-  return view_;
-}
-
 namespace {
 
 constexpr double kBnMomentum = 0.1;
@@ -46,7 +40,8 @@ class BatchNorm {
   BatchNorm(ParameterStore& store, const std::string& name, std::int64_t channels, bool relu)
       : params_(store, name, channels), channels_(channels), relu_(relu) {}
 
-  void forward(const Tensor& x, Tensor& y, RunContext& ctx) {
+  // moments: plane moments of x (conv2d_forward wrote them) or null.
+  void forward(const Tensor& x, Tensor& y, RunContext& ctx, const tensor::TensorD* moments = nullptr) {
     auto gamma = ctx.store->value(params_.gamma);
     auto beta = ctx.store->value(params_.beta);
     auto rmean = ctx.store->state(params_.running_mean);
@@ -57,7 +52,8 @@ class BatchNorm {
       return;
     }
     tensor::batch_norm_forward(x, y, &gamma, &beta, rmean, rvar, saved_mean_.shaped(Shape{channels_}),
-                               saved_invstd_.shaped(Shape{channels_}), bn_params(ctx.training, relu_));
+                               saved_invstd_.shaped(Shape{channels_}), bn_params(ctx.training, relu_),
+                               ctx.training ? moments : nullptr);
   }
 
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, GradMode mode, RunContext& ctx) {
@@ -92,6 +88,8 @@ class ConvBn final : public Layer {
         bn_(store, name + ".bn", o.out_channels, o.post_relu) {
     conv_.stride = o.stride;
     conv_.padding = o.kernel / 2;
+    // The ReLU of ReLU-conv-BN is fused into the convolution's read of x: no pass, no buffer.
+    conv_.input_activation = o.pre_relu ? tensor::Activation::kRelu : tensor::Activation::kNone;
   }
 
   Shape output_shape(const Shape& input) const override {
@@ -102,35 +100,24 @@ class ConvBn final : public Layer {
   }
 
   void forward(const Tensor& x, Tensor& y, RunContext& ctx) override {
-    const Tensor* in = &x;
-    if (options_.pre_relu) {
-      auto& r = relu_in_.shaped(x.shape());
-      tensor::relu_forward(x, r);
-      in = &r;
-    }
     auto& c = conv_out_.shaped(output_shape(x.shape()));
     auto w = ctx.store->value(weight_);
-    tensor::conv2d_forward(*in, w, nullptr, c, conv_, *ctx.workspace);
-    bn_.forward(c, y, ctx);
+    // In training the convolution also writes the batch statistics' raw material while its output
+    // is in cache, sparing batch norm two passes over it (synchronised BN sums its own over the group).
+    const bool moments = ctx.training && ctx.bn_reducer == nullptr;
+    auto* m = moments ? &moments_.shaped(tensor::plane_moments_shape(c.shape())) : nullptr;
+    tensor::conv2d_forward(x, w, nullptr, c, conv_, *ctx.workspace, m);
+    bn_.forward(c, y, ctx, m);
   }
 
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, GradMode mode,
                 RunContext& ctx) override {
     auto& dc = d_conv_.shaped(conv_out_.get().shape());
     bn_.backward(conv_out_.get(), y, dy, dc, GradMode::kWrite, ctx);
-    const Tensor& in = options_.pre_relu ? relu_in_.get() : x;
     auto w = ctx.store->value(weight_);
     auto dw = ctx.store->grad(weight_);
-    if (dx == nullptr) {
-      tensor::conv2d_backward(in, w, dc, nullptr, dw, nullptr, conv_, *ctx.workspace, GradMode::kWrite);
-    } else if (options_.pre_relu) {
-      auto& dr = d_relu_.shaped(in.shape());
-      tensor::conv2d_backward(in, w, dc, &dr, dw, nullptr, conv_, *ctx.workspace, GradMode::kWrite);
-      tensor::relu_backward(relu_in_.get(), dr, *dx, mode);
-    } else {
-      // The weight gradient was zeroed by the network, so kAdd on it equals kWrite.
-      tensor::conv2d_backward(in, w, dc, dx, dw, nullptr, conv_, *ctx.workspace, mode);
-    }
+    // The weight gradient was zeroed by the network, so kAdd on it equals kWrite.
+    tensor::conv2d_backward(x, w, dc, dx, dw, nullptr, conv_, *ctx.workspace, dx == nullptr ? GradMode::kWrite : mode);
   }
 
  private:
@@ -139,7 +126,8 @@ class ConvBn final : public Layer {
   ParamRef weight_;
   BatchNorm bn_;
   tensor::Conv2dParams conv_;
-  Scratch relu_in_, conv_out_, d_conv_, d_relu_;
+  Scratch conv_out_, d_conv_;
+  BasicScratch<double> moments_;
 };
 
 class BatchNormLayer final : public Layer {
@@ -314,9 +302,7 @@ class Cell final : public Layer {
       } else if (e.op == "nor_conv_3x3" || e.op == "nor_conv_1x1") {
         edge.kind = EdgeKind::kConv;
         const std::int64_t k = e.op == "nor_conv_3x3" ? 3 : 1;
-        // The ReLU of ReLU-conv-BN is applied once per source node and shared by its conv edges.
-        edge.conv = make_conv_bn(store, edge_name, ConvBnOptions{channels, channels, k, 1, false, false});
-        nodes_[static_cast<std::size_t>(e.from)].relu_needed = true;
+        edge.conv = make_conv_bn(store, edge_name, ConvBnOptions{channels, channels, k, 1, true, false});
       } else {
         throw std::invalid_argument("Network: edge op '" + e.op + "' is not implemented; known ops: " +
                                     known_edge_ops());
@@ -357,11 +343,14 @@ class Cell final : public Layer {
   void forward(const Tensor& x, Tensor& y, RunContext& ctx) override {
     const std::size_t last = nodes_.size() - 1;
     outs_[0] = &x;
-    if (nodes_[0].relu_needed) tensor::relu_forward(x, nodes_[0].relu.shaped(x.shape()));
     for (std::size_t j = 1; j <= last; ++j) {
       Node& node = nodes_[j];
       parts_.clear();
       for (const auto ei : node.in_edges) parts_.push_back(&edge_forward(edges_[ei], x.shape(), ctx));
+      if (parts_.size() == 1 && !node.op && j != last) {
+        outs_[j] = parts_[0];  // a node with one input edge is that edge's output: no copy
+        continue;
+      }
       Tensor& sum = (j == last && !node.op) ? y : node.sum.shaped(x.shape());
       sum_into(sum);
       if (node.op) {
@@ -371,23 +360,19 @@ class Cell final : public Layer {
       } else {
         outs_[j] = &sum;
       }
-      if (node.relu_needed) tensor::relu_forward(*outs_[j], node.relu.shaped(x.shape()));
     }
   }
 
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, GradMode mode,
                 RunContext& ctx) override {
     const std::size_t last = nodes_.size() - 1;
-    if (dx != nullptr && mode == GradMode::kWrite) dx->zero();
-    for (std::size_t i = 0; i < last; ++i) {
-      if (i > 0) nodes_[i].d_out.shaped(x.shape()).zero();
-      if (nodes_[i].relu_needed) nodes_[i].d_relu.shaped(x.shape()).zero();
-    }
+    // The first gradient reaching a node overwrites its buffer (kWrite), later ones add: no zeroing pass.
+    written_.assign(nodes_.size(), false);
+    written_[0] = mode == GradMode::kAdd;
+    for (std::size_t i = 1; i < last; ++i) nodes_[i].d_out.shaped(x.shape());
     for (std::size_t j = last; j >= 1; --j) {
       Node& node = nodes_[j];
-      if (j < last && node.relu_needed) {
-        tensor::relu_backward(node.relu.get(), node.d_relu.get(), node.d_out.get(), GradMode::kAdd);
-      }
+      if (j < last && !written_[j]) node.d_out.get().zero();  // no path from this node to the output
       const Tensor* dnode = j == last ? &dy : &node.d_out.get();
       const Tensor* dsum = dnode;
       if (node.op) {
@@ -397,9 +382,7 @@ class Cell final : public Layer {
       }
       for (const auto ei : node.in_edges) edge_backward(edges_[ei], *dsum, dx, ctx);
     }
-    if (dx != nullptr && nodes_[0].relu_needed) {
-      tensor::relu_backward(nodes_[0].relu.get(), nodes_[0].d_relu.get(), *dx, GradMode::kAdd);
-    }
+    if (dx != nullptr && !written_[0]) dx->zero();
   }
 
  private:
@@ -412,9 +395,8 @@ class Cell final : public Layer {
   };
   struct Node {
     std::vector<std::size_t> in_edges;
-    bool relu_needed = false;
     std::unique_ptr<Layer> op;
-    Scratch sum, out, relu, d_out, d_relu, d_sum;
+    Scratch sum, out, d_out, d_sum;
   };
 
   static constexpr tensor::Pool2dParams kPool3x3{3, 1, 1};
@@ -430,7 +412,7 @@ class Cell final : public Layer {
       }
       case EdgeKind::kConv: {
         auto& o = edge.out.shaped(shape);
-        edge.conv->forward(nodes_[static_cast<std::size_t>(edge.from)].relu.get(), o, ctx);
+        edge.conv->forward(src, o, ctx);
         return o;
       }
     }
@@ -440,18 +422,23 @@ class Cell final : public Layer {
   void edge_backward(Edge& edge, const Tensor& dsum, Tensor* dx, RunContext& ctx) {
     const auto from = static_cast<std::size_t>(edge.from);
     Tensor* dsrc = from == 0 ? dx : &nodes_[from].d_out.get();
+    const GradMode mode = written_[from] ? GradMode::kAdd : GradMode::kWrite;
+    if (dsrc != nullptr) written_[from] = true;
     switch (edge.kind) {
       case EdgeKind::kSkip:
-        if (dsrc != nullptr) tensor::accumulate(dsum, *dsrc);
+        if (dsrc == nullptr) break;
+        if (mode == GradMode::kAdd) {
+          tensor::accumulate(dsum, *dsrc);
+        } else {
+          tensor::copy(dsum, *dsrc);
+        }
         break;
       case EdgeKind::kAvgPool:
-        if (dsrc != nullptr) tensor::avg_pool2d_backward(dsum, *dsrc, kPool3x3, GradMode::kAdd);
+        if (dsrc != nullptr) tensor::avg_pool2d_backward(dsum, *dsrc, kPool3x3, mode);
         break;
-      case EdgeKind::kConv: {
-        Tensor* drelu = dsrc == nullptr ? nullptr : &nodes_[from].d_relu.get();
-        edge.conv->backward(nodes_[from].relu.get(), edge.out.get(), dsum, drelu, GradMode::kAdd, ctx);
+      case EdgeKind::kConv:
+        edge.conv->backward(*outs_[from], edge.out.get(), dsum, dsrc, mode, ctx);
         break;
-      }
     }
   }
 
@@ -471,6 +458,7 @@ class Cell final : public Layer {
   std::vector<Edge> edges_;
   std::vector<const Tensor*> outs_;
   std::vector<const Tensor*> parts_;
+  std::vector<bool> written_;  // backward: whether a node's gradient buffer holds a value yet
 };
 
 }  // namespace

@@ -15,16 +15,24 @@ namespace alphax::train {
 
 // A buffer that keeps its storage and hands out a view of the requested shape, growing only when
 // a larger shape is asked for (so the last, smaller batch of an epoch allocates nothing).
-class Scratch {
+template <tensor::Scalar T>
+class BasicScratch {
  public:
-  tensor::Tensor& shaped(const tensor::Shape& shape);
-  tensor::Tensor& get() noexcept { return view_; }
-  const tensor::Tensor& get() const noexcept { return view_; }
+  tensor::BasicTensor<T>& shaped(const tensor::Shape& shape) {
+    if (shape.size() > storage_.size()) storage_ = tensor::BasicTensor<T>(tensor::Shape{shape.size()});
+    if (!(view_.shape() == shape) || view_.data() != storage_.data()) {
+      view_ = tensor::BasicTensor<T>::view(storage_.data(), shape);
+    }
+    return view_;
+  }
+  tensor::BasicTensor<T>& get() noexcept { return view_; }
+  const tensor::BasicTensor<T>& get() const noexcept { return view_; }
 
  private:
-  tensor::Tensor storage_;
-  tensor::Tensor view_;
+  tensor::BasicTensor<T> storage_;
+  tensor::BasicTensor<T> view_;
 };
+using Scratch = BasicScratch<float>;
 
 // What every layer call needs besides its tensors.
 struct RunContext {

@@ -55,8 +55,9 @@ void Sgd::restore(std::span<const float> state) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config) {
-  if (config.name == "sgd") return std::make_unique<Sgd>(config);
-  throw std::invalid_argument("make_optimizer: unknown optimizer '" + config.name + "' (optimizer.name); known: sgd");
+  if (config.name == "sgd" || config.name == "isgd") return std::make_unique<Sgd>(config);
+  throw std::invalid_argument("make_optimizer: unknown optimizer '" + config.name +
+                              "' (optimizer.name); known: sgd, isgd");
 }
 
 double learning_rate(const ScheduleConfig& schedule, double lr, std::int64_t iteration, std::int64_t steps_per_epoch,

@@ -22,15 +22,30 @@ struct BatchNormParams {
   Activation activation = Activation::kNone;  ///< kRelu: y = max(0, bn(x)), fused
 };
 
+/// \brief The shape of plane moments of a [N, C, H, W] tensor: [N, C, 2].
+[[nodiscard]] Shape plane_moments_shape(const Shape& x);
+
+/// \brief moments(n, c) = {mean, sum of squared deviations from the mean} of plane x(n, c, :, :),
+/// in float64, shape [N, C, 2].
+///
+/// batch_norm_forward combines them into the batch statistics (Chan et al.'s pairwise update, in
+/// sample order) instead of reading x twice more. conv2d_forward can write them while each sample's
+/// output is still in cache.
+template <Scalar T>
+void plane_moments(const BasicTensor<T>& x, TensorD& moments);
+
 /// \brief y = gamma * (x - mean) * invstd + beta (then ReLU if asked); gamma/beta null mean 1/0.
 ///
-/// In training mode updates running_mean/running_var. y may not alias x when a backward pass follows.
+/// In training mode updates running_mean/running_var; the batch statistics come from `moments`
+/// (plane_moments of x, e.g. written by conv2d_forward) when it is not null, else from two passes
+/// over x. y may not alias x when a backward pass follows.
 template <Scalar T>
 void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
                         const std::type_identity_t<BasicTensor<T>>* gamma,
                         const std::type_identity_t<BasicTensor<T>>* beta, BasicTensor<T>& running_mean,
                         BasicTensor<T>& running_var, BasicTensor<T>& saved_mean,
-                        BasicTensor<T>& saved_invstd, const BatchNormParams& params);
+                        BasicTensor<T>& saved_invstd, const BatchNormParams& params,
+                        const TensorD* moments = nullptr);
 
 /// \brief Gradients of batch_norm_forward: dx, and dgamma / dbeta when not null.
 ///

@@ -14,6 +14,8 @@
 /// network: {skeleton: nb201, cells_per_stage: 1, channels: 16}
 /// optimizer: {name: sgd, lr: 0.1, momentum: 0.9, weight_decay: 0.0005, nesterov: true}
 /// schedule: {name: cosine, warmup_epochs: 1, min_lr: 0}
+/// parallel: {sync_batch_norm: false, allreduce: auto, broadcast: auto}
+/// transfer: {cache_size: 0, epochs_fraction: 0.5, max_distance: 0}
 /// \endcode
 #include <yaml-cpp/yaml.h>
 
@@ -44,17 +46,18 @@ struct NetworkConfig {
   std::int32_t channels = 16;
 };
 
-/// \brief The `parallel:` block: how a data-parallel group trains one network (alphax/train/data_parallel.hpp).
+/// \brief The `parallel:` block: how a data-parallel group trains one network (see Trainer).
 struct ParallelConfig {
   bool sync_batch_norm = false;   ///< allreduce batch-norm statistics over the group (G ranks == 1 rank)
   std::string allreduce = "auto";  ///< gradient allreduce algorithm: auto, lp, ring, mpi
   std::string broadcast = "auto";  ///< initial-weight broadcast algorithm: auto, lp, mpi
 };
 
-/// \brief The `transfer:` block: weight transfer from the parent architecture (alphax/train/weight_cache.hpp).
+/// \brief The `transfer:` block: weight transfer from a trained parent (alphax/train/weight_cache.hpp).
 struct TransferConfig {
-  std::int64_t cache_size = 0;    ///< trained networks kept (LRU); 0 disables transfer
-  double epochs_fraction = 0.5;   ///< a child initialised from its parent trains this fraction of `epochs`
+  std::int64_t cache_size = 0;    ///< trained networks kept (least recently used dropped); 0 disables transfer
+  double epochs_fraction = 0.5;   ///< a child initialised from a parent trains ceil(fraction · epochs) epochs
+  std::int64_t max_distance = 0;  ///< use a cached parent only within this cell distance (0 = any)
 };
 
 /// \brief One training run.

@@ -4,12 +4,14 @@
 /// statistical-process-control chart over recent batch losses flags under-trained batches, which
 /// get extra steps on a small sub-problem.
 ///
-/// The data-parallel trainer (alphax/train/data_parallel.hpp) runs it: the regular step is SGD with
-/// momentum; when the group's global batch loss ψ exceeds the control limit, the trainer takes up
-/// to ζ extra steps on the same batch minimising
+/// The Trainer runs it (`optimizer: {name: isgd}`): the regular step is SGD with momentum and
+/// weight decay; when the group's global batch loss ψ of that step (at the weights before it)
+/// exceeds the control limit of the previous n_b batch losses, the trainer takes up to ζ extra
+/// steps on the same batch minimising
 ///   φ(w) = ½(ψ_w(batch) − limit)² + ε/(2·n_w)·‖w − w_prev‖²,
 /// gradient (ψ − limit)·∇ψ + (ε/n_w)(w − w_prev), at the schedule's learning rate; w_prev are the
-/// weights before the batch's regular step, n_w the number of weights.
+/// weights before the batch's regular step, n_w the number of weights. It stops as soon as ψ is no
+/// longer above the limit.
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -55,6 +57,7 @@ class LossControlChart {
   [[nodiscard]] std::vector<double> losses() const;
   /// \brief Replaces the held losses (oldest first; at most `window`).
   void restore(std::span<const double> losses);
+  /// \brief The window length n_b.
   [[nodiscard]] std::int64_t window() const noexcept { return window_; }
 
  private:
@@ -73,8 +76,9 @@ struct IsgdBatchModel {
 
 /// \brief What the extra steps did.
 struct IsgdExtraSteps {
-  std::int64_t steps = 0;   ///< updates taken (<= zeta)
-  double last_loss = 0;     ///< the last ψ evaluated
+  std::int64_t steps = 0;      ///< updates taken (<= zeta)
+  double last_loss = 0;        ///< the last ψ evaluated
+  std::vector<double> losses;  ///< every ψ evaluated, in order (steps or steps + 1 values)
 };
 
 /// \brief ISGD's sub-problem on one under-trained batch: while ψ(w) > limit and fewer than `zeta`

@@ -56,7 +56,8 @@ class Sgd final : public Optimizer {
   std::vector<float> velocity_;
 };
 
-/// \brief Builds an optimizer for `config.name` ("sgd"; add new optimizers here); throws
+/// \brief Builds the per-step update rule for `config.name`: "sgd", and "isgd", whose regular step
+/// is SGD (the Trainer adds ISGD's extra steps, alphax/train/isgd.hpp). Throws
 /// std::invalid_argument listing the known names.
 [[nodiscard]] std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config);
 
@@ -67,13 +68,14 @@ struct ScheduleConfig {
   double min_lr = 0;               ///< cosine: the final learning rate
   double step_epochs = 30;         ///< step: multiply by gamma every step_epochs epochs
   double gamma = 0.1;              ///< step: the factor
-  /// \brief Warm-up rule: "linear" (warmup_epochs at optimizer.lr) or "legw" (linear-epoch gradual
-  /// warm-up, arXiv 1901.08256: for a batch k = batch / base_batch times base_batch the peak lr is
-  /// base_lr·√k and the warm-up lasts base_warmup_epochs·k epochs; see alphax/train/legw.hpp).
-  std::string warmup = "linear";
-  double base_batch = 0;          ///< legw: the batch size base_lr and base_warmup_epochs were tuned for
-  double base_lr = 0;             ///< legw: the peak lr at base_batch
-  double base_warmup_epochs = 0;  ///< legw: the warm-up epochs at base_batch
+  /// \brief How the peak lr and the warm-up follow the global batch (alphax/train/legw.hpp):
+  /// "none" (optimizer.lr and warmup_epochs as given), "linear" (lr = base_lr·k, warm-up
+  /// base_warmup_epochs, fixed) or "legw" (lr = base_lr·√k, warm-up base_warmup_epochs·k), with
+  /// k = global batch / base_batch.
+  std::string scaling = "none";
+  double base_batch = 0;          ///< linear, legw: the batch size base_lr and base_warmup_epochs were tuned for
+  double base_lr = 0;             ///< linear, legw: the peak lr at base_batch
+  double base_warmup_epochs = 0;  ///< linear, legw: the warm-up epochs at base_batch
 };
 
 /// \brief The learning rate of step `iteration` (from 0) for peak `lr`, with `steps_per_epoch` steps

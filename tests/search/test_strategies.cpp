@@ -1,0 +1,472 @@
+// Strategies: bit-exact save/load (with evaluations in flight), UCT and LaNAS choices on hand-made
+// trees, preemptive backpropagation, proposals inside the chosen LaNAS region, baselines.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <unordered_set>
+
+#include "alphax/search/search_driver.hpp"
+#include "alphax/search/strategies.hpp"
+#include "search_test_util.hpp"
+
+namespace alphax::search {
+namespace {
+
+using testing::space_from;
+using testing::SyntheticEvaluator;
+
+/// Small but complete configurations, so every strategy reaches its model-driven phase quickly.
+std::string strategy_yaml(const std::string& name) {
+  if (name == "evolution") return "{name: evolution, population: 6, tournament: 3}";
+  if (name == "mcts") return "{name: mcts, initial_random: 4, simulations: 6, rollout_candidates: 8}";
+  if (name == "lanas") return "{name: lanas, initial_random: 4, min_split: 4, candidates: 24}";
+  return "{name: " + name + "}";
+}
+
+/// A search with `workers` evaluations in flight; results come back in the order `order` draws.
+struct Scripted {
+  SearchDriver driver;
+  std::deque<Proposal> in_flight;
+  Rng order;
+  Scripted(const SearchSpace& space, SearchStrategy& strategy, std::uint64_t seed)
+      : driver(space, strategy), order(seed) {}
+
+  /// Fills the workers, then completes one evaluation; returns the proposals made.
+  std::vector<Proposal> step(Evaluator& evaluator, const SearchSpace& space, std::size_t workers) {
+    std::vector<Proposal> made;
+    while (in_flight.size() < workers) {
+      made.push_back(driver.next());
+      in_flight.push_back(made.back());
+    }
+    const auto pick = std::uniform_int_distribution<std::size_t>(0, in_flight.size() - 1)(order);
+    const Proposal p = in_flight[pick];
+    in_flight.erase(in_flight.begin() + static_cast<std::ptrdiff_t>(pick));
+    driver.complete(p, evaluator.evaluate(space, p.genome));
+    return made;
+  }
+};
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+class SaveLoad : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(SaveLoad, LoadedStrategyMakesExactlyTheOriginalsProposalsWithEvaluationsInFlight) {
+  const auto& [strategy_name, space_yaml] = GetParam();
+  const auto space = space_from(space_yaml);
+  SyntheticEvaluator evaluator(*space, 21);
+  const auto node = YAML::Load(strategy_yaml(strategy_name));
+  constexpr std::size_t kWorkers = 3;
+
+  auto original = make_strategy(node, *space, 7);
+  Scripted a(*space, *original, 99);
+  for (int i = 0; i < 14; ++i) a.step(evaluator, *space, kWorkers);
+  while (a.in_flight.size() < kWorkers) a.in_flight.push_back(a.driver.next());  // all workers busy
+
+  StateArchive strategy_state, driver_state;
+  original->save(strategy_state);
+  a.driver.save(driver_state);
+  auto restored = make_strategy(node, *space, 12345);  // another seed: load() must overwrite it all
+  restored->load(strategy_state);
+  Scripted b(*space, *restored, 99);
+  b.driver.load(driver_state);
+  b.order = a.order;
+  const auto pending = b.driver.in_flight_proposals();
+  b.in_flight.assign(pending.begin(), pending.end());
+  // The test's own bookkeeping orders in-flight evaluations by dispatch, as the driver does by id.
+  ASSERT_EQ(b.in_flight.size(), a.in_flight.size());
+  for (std::size_t i = 0; i < a.in_flight.size(); ++i) ASSERT_EQ(b.in_flight[i].id, a.in_flight[i].id);
+
+  StateArchive again;
+  restored->save(again);
+  EXPECT_EQ(again, strategy_state);
+
+  std::size_t compared = 0;
+  for (int i = 0; i < 24; ++i) {
+    const auto pa = a.step(evaluator, *space, kWorkers);
+    const auto pb = b.step(evaluator, *space, kWorkers);
+    ASSERT_EQ(pa.size(), pb.size());
+    for (std::size_t k = 0; k < pa.size(); ++k, ++compared) {
+      ASSERT_EQ(pa[k].id, pb[k].id);
+      ASSERT_EQ(pa[k].genome, pb[k].genome) << "proposal " << compared << " after the restore";
+      ASSERT_TRUE(same_bits(pa[k].predicted, pb[k].predicted));
+    }
+  }
+  EXPECT_GE(compared, 20u);
+  StateArchive final_a, final_b;
+  original->save(final_a);
+  restored->save(final_b);
+  EXPECT_EQ(final_a, final_b);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStrategyOnEverySpace, SaveLoad,
+                         ::testing::Combine(::testing::Values("random", "evolution", "mcts", "lanas"),
+                                            ::testing::ValuesIn(testing::space_yamls())),
+                         [](const auto& param_info) {
+                           const auto& space = std::get<1>(param_info.param);
+                           const auto tag = space.find("nb201") != std::string::npos   ? "nb201"
+                                            : space.find("nb101") != std::string::npos ? "nb101"
+                                                                                       : "categorical";
+                           return std::get<0>(param_info.param) + "_" + tag;
+                         });
+
+TEST(SaveLoad, ArchiveOfAnotherStrategyIsRefused) {
+  Nb201Space space;
+  StateArchive archive;
+  make_strategy(YAML::Load("{name: random}"), space, 1)->save(archive);
+  for (const auto* name : {"evolution", "mcts", "lanas"}) {
+    auto s = make_strategy(YAML::Load(std::string("{name: ") + name + "}"), space, 1);
+    try {
+      s->load(archive);
+      ADD_FAILURE() << name << " loaded a random-search archive";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("'random'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- UCT on hand-made trees
+
+TEST(Uct, ScoreIsMeanPlusTwoCpTimesTheExplorationTerm) {
+  EXPECT_DOUBLE_EQ(uct_score(0.5, 12.0, 2.0, 1.0), 0.5 + 2.0 * std::sqrt(2.0 * std::log(12.0) / 2.0));
+  EXPECT_DOUBLE_EQ(uct_score(0.5, 12.0, 2.0, 0.0), 0.5);
+}
+
+struct HandTree {
+  std::unique_ptr<SearchSpace> space = space_from("{name: categorical, choices: [3, 2]}");
+  MctsTree tree{*space};
+  /// Child `value` of the root with `visits` visits of mean `mean`.
+  std::int32_t add(std::int32_t value, double visits, double mean) {
+    const auto c = tree.child(0, {0, value});
+    tree.backpropagate({0, c}, visits, visits * mean);
+    return c;
+  }
+};
+
+TEST(Uct, UnvisitedChildComesFirst) {
+  HandTree h;
+  h.add(0, 10.0, 5.0);
+  const auto fresh = h.tree.child(0, {0, 1});
+  EXPECT_EQ(h.tree.select_child(0, 0.0, 0.0, 1.0), fresh);
+}
+
+TEST(Uct, CpTradesMeanAgainstVisits) {
+  HandTree h;
+  const auto exploited = h.add(0, 10.0, 1.0);
+  const auto explored = h.add(1, 2.0, 0.0);
+  // n_parent = 12: 1 + 2 Cp sqrt(2 ln 12 / 10) against 0 + 2 Cp sqrt(2 ln 12 / 2).
+  EXPECT_EQ(h.tree.select_child(0, 1.0, 0.0, 1.0), explored);     // 2.41 < 3.15
+  EXPECT_EQ(h.tree.select_child(0, 0.25, 0.0, 1.0), exploited);   // 1.35 > 0.79
+  EXPECT_EQ(h.tree.select_child(0, 0.0, 0.0, 1.0), exploited);
+}
+
+TEST(Uct, MeanIsZScoredByTheGivenScale) {
+  HandTree h;
+  const auto high = h.add(0, 10.0, 90.0);
+  const auto rare = h.add(1, 2.0, 89.0);
+  // Raw accuracies: a 1-point lead beats the exploration bonus; in standard deviations of 10 it does not.
+  EXPECT_EQ(h.tree.select_child(0, 0.25, 85.0, 1.0), high);
+  EXPECT_EQ(h.tree.select_child(0, 0.25, 85.0, 10.0), rare);
+}
+
+TEST(Uct, TiesGoToTheLowestActionAndExhaustedChildrenAreSkipped) {
+  HandTree h;
+  const auto second = h.add(2, 3.0, 1.0);  // created first, but a higher action
+  const auto first = h.add(1, 3.0, 1.0);
+  EXPECT_EQ(h.tree.select_child(0, 0.5, 0.0, 1.0), first);
+  h.tree.set_exhausted(first);
+  EXPECT_EQ(h.tree.select_child(0, 0.5, 0.0, 1.0), second);
+  h.tree.set_exhausted(second);
+  EXPECT_EQ(h.tree.select_child(0, 0.5, 0.0, 1.0), -1);
+}
+
+// ---------------------------------------------------------------- LaNAS on hand-made trees
+
+/// Root splits on feature 0 (left = "good" when x0 >= 0.5); its right child splits on feature 1.
+struct HandPartition {
+  LanasTree tree;
+  std::int32_t left = -1, right = -1, right_left = -1, right_right = -1;
+  HandPartition() {
+    LanasTree::Node root;
+    root.weights = {1.0, 0.0, 0.0};
+    root.threshold = 0.5;
+    tree.add_node(root);
+    LanasTree::Node l, r;
+    l.parent = r.parent = 0;
+    left = tree.add_node(l);
+    r.weights = {0.0, 1.0, 0.0};
+    r.threshold = 0.5;
+    right = tree.add_node(r);
+    LanasTree::Node rl, rr;
+    rl.parent = rr.parent = right;
+    right_left = tree.add_node(rl);
+    right_right = tree.add_node(rr);
+    tree.node(0).left = left;
+    tree.node(0).right = right;
+    tree.node(right).left = right_left;
+    tree.node(right).right = right_right;
+  }
+  void stats(std::int32_t leaf, double visits, double mean) {
+    std::vector<std::int32_t> path;
+    for (auto i = leaf; i >= 0; i = tree.node(i).parent) path.insert(path.begin(), i);
+    tree.backpropagate(path, visits, visits * mean);
+  }
+};
+
+TEST(LanasTree, RoutingAndRegionsFollowTheLinearSplits) {
+  HandPartition h;
+  EXPECT_EQ(h.tree.route({1.0f, 0.0f}), (std::vector<std::int32_t>{0, h.left}));
+  EXPECT_EQ(h.tree.route({0.0f, 1.0f}), (std::vector<std::int32_t>{0, h.right, h.right_left}));
+  EXPECT_EQ(h.tree.route({0.0f, 0.0f}), (std::vector<std::int32_t>{0, h.right, h.right_right}));
+  EXPECT_TRUE(h.tree.in_region(h.right_left, {0.0f, 1.0f}));
+  EXPECT_FALSE(h.tree.in_region(h.right_left, {1.0f, 1.0f}));  // fails the root's split
+  EXPECT_FALSE(h.tree.in_region(h.right_left, {0.0f, 0.0f}));
+  EXPECT_TRUE(h.tree.in_region(0, {0.3f, 0.7f}));
+}
+
+TEST(LanasTree, UcbDescendsByZScoredMeanAndVisits) {
+  HandPartition h;
+  h.stats(h.left, 10.0, 0.9);
+  h.stats(h.right_left, 1.0, 0.5);
+  h.stats(h.right_right, 1.0, 0.5);
+  // Root n = 12; left: 0.9 + 2 Cp sqrt(2 ln 12 / 10), right: 0.5 + 2 Cp sqrt(2 ln 12 / 2).
+  EXPECT_EQ(h.tree.select(0.1, 0.0, 1.0).back(), h.left);
+  const auto explore = h.tree.select(1.0, 0.0, 1.0);
+  ASSERT_EQ(explore.size(), 3u);
+  EXPECT_EQ(explore[1], h.right);
+  EXPECT_EQ(explore[2], h.right_left);  // equal children: the left ("good") one wins the tie
+  h.tree.node(h.right_left).drained = true;
+  EXPECT_EQ(h.tree.select(1.0, 0.0, 1.0).back(), h.right_right);
+  h.tree.node(h.right_right).drained = true;
+  EXPECT_EQ(h.tree.select(1.0, 0.0, 1.0).back(), h.left);  // a drained subtree is closed
+  h.tree.node(h.left).drained = true;
+  EXPECT_TRUE(h.tree.select(1.0, 0.0, 1.0).empty());
+}
+
+TEST(LanasTree, GivenValuesReplaceTheSampleMeansAndMinusInfinityCloses) {
+  HandPartition h;
+  h.stats(h.left, 10.0, 0.9);
+  h.stats(h.right_left, 1.0, 0.5);
+  h.stats(h.right_right, 1.0, 0.5);
+  const double closed = -std::numeric_limits<double>::infinity();
+  std::vector<double> values(h.tree.size(), 0.0);
+  values[static_cast<std::size_t>(h.left)] = 0.2;
+  values[static_cast<std::size_t>(h.right)] = 3.0;
+  values[static_cast<std::size_t>(h.right_left)] = closed;
+  values[static_cast<std::size_t>(h.right_right)] = 3.0;
+  EXPECT_EQ(h.tree.select(0.1, 0.0, 1.0, values), (std::vector<std::int32_t>{0, h.right, h.right_right}));
+  values[static_cast<std::size_t>(h.right)] = closed;
+  EXPECT_EQ(h.tree.select(0.1, 0.0, 1.0, values), (std::vector<std::int32_t>{0, h.left}));
+}
+
+TEST(LanasTree, BuildSplitsTheSamplesByTheirLinearPrediction) {
+  // y = x0 exactly: the root's ridge fit puts every x0 = 1 sample on the good (left) side.
+  std::vector<std::vector<float>> x;
+  std::vector<double> y;
+  for (int i = 0; i < 16; ++i) {
+    x.push_back({static_cast<float>(i % 2), static_cast<float>((i / 2) % 2)});
+    y.push_back(static_cast<double>(i % 2));
+  }
+  LanasConfig config;
+  config.max_depth = 1;
+  config.min_split = 2;
+  config.ridge = 1e-6;
+  LanasTree tree;
+  const auto leaf_of = tree.build(x, y, config);
+  ASSERT_EQ(tree.size(), 3u);
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_EQ(leaf_of[i], y[i] > 0.5 ? tree.node(0).left : tree.node(0).right);
+  EXPECT_DOUBLE_EQ(tree.node(tree.node(0).left).value_sum / tree.node(tree.node(0).left).visits, 1.0);
+  EXPECT_DOUBLE_EQ(tree.node(0).visits, 16.0);
+}
+
+// ---------------------------------------------------------------- preemptive backpropagation
+
+/// Runs `results` evaluations one at a time so that the model-driven phase has begun.
+void warm_up(SearchStrategy& strategy, const SearchSpace& space, Evaluator& evaluator, int results) {
+  SearchDriver driver(space, strategy);
+  for (int i = 0; i < results; ++i) {
+    const auto p = driver.next();
+    driver.complete(p, evaluator.evaluate(space, p.genome));
+  }
+}
+
+struct PathStats {
+  std::vector<double> visits, values;
+};
+PathStats stats_along(const MctsTree& tree, const std::vector<std::int32_t>& path) {
+  PathStats s;
+  for (const auto i : path) {
+    s.visits.push_back(tree.node(i).visits);
+    s.values.push_back(tree.node(i).value_sum);
+  }
+  return s;
+}
+
+TEST(MctsPreemptive, DispatchAddsThePredictionAlongThePathAndTheResultReplacesIt) {
+  Nb201Space space;
+  SyntheticEvaluator evaluator(space, 4);
+  MctsStrategy mcts(space, [] {
+    MctsConfig c;
+    c.surrogate.initial_random = 4;
+    return c;
+  }(), 5);
+  warm_up(mcts, space, evaluator, 10);
+  const Proposal p = mcts.propose();
+  const auto path = mcts.path_of(p.id);
+  ASSERT_GE(path.size(), 2u);
+  EXPECT_EQ(path.front(), 0);
+  const auto before = stats_along(mcts.tree(), path);
+  std::vector<std::int32_t> off_path;
+  for (const auto& [action, child] : mcts.tree().node(0).children)
+    if (child != path[1]) off_path.push_back(child);
+  ASSERT_FALSE(off_path.empty());
+  const auto off_before = stats_along(mcts.tree(), off_path);
+
+  mcts.on_dispatch(p);
+  const auto dispatched = stats_along(mcts.tree(), path);
+  for (std::size_t k = 0; k < path.size(); ++k) {
+    EXPECT_EQ(dispatched.visits[k], before.visits[k] + 1.0);
+    EXPECT_NEAR(dispatched.values[k], before.values[k] + p.predicted, 1e-9 * std::abs(before.values[k]) + 1e-12);
+  }
+  const auto off_after = stats_along(mcts.tree(), off_path);  // nodes off the path keep their statistics
+  EXPECT_EQ(off_after.visits, off_before.visits);
+  EXPECT_EQ(off_after.values, off_before.values);
+
+  const auto result = evaluator.evaluate(space, p.genome);
+  ASSERT_NE(result.objective, p.predicted);
+  mcts.on_result(p, result);
+  const auto after = stats_along(mcts.tree(), path);
+  for (std::size_t k = 0; k < path.size(); ++k) {
+    EXPECT_EQ(after.visits[k], before.visits[k] + 1.0);  // the visit stays; only the value changes
+    EXPECT_NEAR(after.values[k], before.values[k] + result.objective, 1e-9 * std::abs(before.values[k]) + 1e-9);
+  }
+}
+
+TEST(MctsPreemptive, WithoutItDispatchChangesNothingAndTheResultAddsOneVisit) {
+  Nb201Space space;
+  SyntheticEvaluator evaluator(space, 4);
+  MctsStrategy mcts(space, [] {
+    MctsConfig c;
+    c.surrogate.initial_random = 4;
+    c.preemptive = false;
+    return c;
+  }(), 5);
+  warm_up(mcts, space, evaluator, 10);
+  const Proposal p = mcts.propose();
+  const auto path = mcts.path_of(p.id);
+  const auto before = stats_along(mcts.tree(), path);
+  mcts.on_dispatch(p);
+  const auto dispatched = stats_along(mcts.tree(), path);
+  EXPECT_EQ(dispatched.visits, before.visits);
+  EXPECT_EQ(dispatched.values, before.values);
+  const auto result = evaluator.evaluate(space, p.genome);
+  mcts.on_result(p, result);
+  const auto after = stats_along(mcts.tree(), path);
+  for (std::size_t k = 0; k < path.size(); ++k) {
+    EXPECT_EQ(after.visits[k], before.visits[k] + 1.0);
+    EXPECT_NEAR(after.values[k], before.values[k] + result.objective, 1e-9 * std::abs(before.values[k]) + 1e-9);
+  }
+}
+
+TEST(MctsPreemptive, ConcurrentProposalsDrawDistinctUnseenClasses) {
+  Nb101Space space;
+  SyntheticEvaluator evaluator(space, 9);
+  auto mcts = make_strategy(YAML::Load(strategy_yaml("mcts")), space, 3);
+  warm_up(*mcts, space, evaluator, 8);
+  std::unordered_set<std::uint64_t> classes;
+  for (int i = 0; i < 16; ++i) {
+    const auto p = mcts->propose();
+    mcts->on_dispatch(p);
+    EXPECT_TRUE(classes.insert(space.canonical_hash(p.genome)).second);
+  }
+}
+
+TEST(LanasStrategy, ProposalLiesInTheLeafTheTreeChose) {
+  for (const auto& yaml : testing::space_yamls()) {
+    const auto space = space_from(yaml);
+    SyntheticEvaluator evaluator(*space, 6);
+    LanasStrategy lanas(*space, [] {
+      LanasConfig c;
+      c.surrogate.initial_random = 4;
+      c.min_split = 4;
+      c.surrogate.candidates = 32;
+      return c;
+    }(), 8);
+    SearchDriver driver(*space, lanas);
+    for (int i = 0; i < 40; ++i) {
+      const auto p = driver.next();
+      const auto& path = lanas.path_of(p.id);
+      ASSERT_FALSE(path.empty());
+      ASSERT_TRUE(lanas.tree().is_leaf(path.back()));
+      EXPECT_EQ(lanas.tree().route(space->encode(p.genome)), path) << yaml << " proposal " << i;
+      driver.complete(p, evaluator.evaluate(*space, p.genome));
+    }
+    EXPECT_GT(lanas.tree().size(), 1u) << yaml;  // the tree did split
+  }
+}
+
+TEST(LanasStrategy, EvaluationsInFlightCountAlongTheirPathAcrossRebuilds) {
+  Nb201Space space;
+  SyntheticEvaluator evaluator(space, 6);
+  LanasStrategy lanas(space, LanasConfig{}, 2);
+  SearchDriver driver(space, lanas);
+  for (int i = 0; i < 20; ++i) {
+    const auto p = driver.next();
+    driver.complete(p, evaluator.evaluate(space, p.genome));
+  }
+  const auto a = driver.next();
+  const auto b = driver.next();  // both dispatched (preemptively counted)
+  const double root_before = lanas.tree().node(0).visits;
+  driver.complete(a, evaluator.evaluate(space, a.genome));  // rebuild: 21 results + b in flight
+  EXPECT_EQ(lanas.tree().node(0).visits, 22.0);
+  EXPECT_EQ(root_before, 22.0);
+  EXPECT_EQ(lanas.tree().route(space.encode(b.genome)), lanas.path_of(b.id));
+}
+
+// ---------------------------------------------------------------- baselines
+
+TEST(RandomSearch, ProposesEveryClassOnceThenSaysTheSpaceIsExhausted) {
+  const auto space = space_from("{name: categorical, choices: [3, 4, 2]}");
+  RandomSearch random(*space, 1);
+  std::unordered_set<std::uint64_t> classes;
+  for (int i = 0; i < 24; ++i) EXPECT_TRUE(classes.insert(space->canonical_hash(random.propose().genome)).second);
+  try {
+    random.propose();
+    ADD_FAILURE() << "expected the exhausted space to be reported";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exhausted"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RegularizedEvolution, MutatesTheTournamentWinnerAndAgesOutTheOldest) {
+  const auto space = space_from("{name: categorical, choices: [10, 10, 10]}");
+  RegularizedEvolution evolution(*space, {4, 4}, 3);  // tournament = population: the best is the parent
+  const auto score = [](const Genome& g) { return static_cast<double>(g[0] * 100 + g[1] * 10 + g[2]); };
+  const auto result_of = [&](const Genome& g) {
+    EvalResult r;
+    r.objective = score(g);
+    return r;
+  };
+  std::vector<Genome> population;
+  for (int i = 0; i < 4; ++i) {
+    const auto p = evolution.propose();
+    evolution.on_result(p, result_of(p.genome));
+    population.push_back(p.genome);
+  }
+  for (int round = 0; round < 20; ++round) {
+    const auto best = *std::max_element(population.begin(), population.end(),
+                                        [&](const Genome& a, const Genome& b) { return score(a) < score(b); });
+    const auto p = evolution.propose();
+    std::size_t changed = 0;
+    for (std::size_t i = 0; i < 3; ++i) changed += p.genome[i] != best[i] ? 1 : 0;
+    EXPECT_EQ(changed, 1u) << "round " << round;
+    evolution.on_result(p, result_of(p.genome));
+    population.push_back(p.genome);
+    population.erase(population.begin());  // aging: the oldest dies, whatever its fitness
+  }
+}
+
+}  // namespace
+}  // namespace alphax::search
