@@ -5,11 +5,13 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "alphax/comm/communicator.hpp"
@@ -212,6 +214,31 @@ TEST(Collectives, AutomaticTransportIsSharedMemoryOnOneNode) {
     EXPECT_LT(shm.block_bytes_for(Collective::broadcast, 64u << 20), kMaxBroadcastBlockBytes);
     EXPECT_EQ(shm.block_bytes_for(Collective::broadcast, 64u << 20),
               shm.max_block_bytes(Collective::broadcast));
+  }
+}
+
+// tests/comm/CMakeLists.txt registers this binary once more with Open MPI's osc/sm component
+// excluded and ALPHAX_TEST_NO_SHARED_WINDOW set: no rank can make a shared window there.
+TEST(Collectives, WithoutSharedWindowsAutomaticFallsBackToPointToPointAndShmIsRefused) {
+  if (std::getenv("ALPHAX_TEST_NO_SHARED_WINDOW") == nullptr)
+    GTEST_SKIP() << "runs in comm_collectives_no_shared_window_np3 (osc/sm excluded)";
+  MpiCommunicator comm(MPI_COMM_WORLD, small_blocks());
+  EXPECT_EQ(comm.transport(), Transport::point_to_point);
+  const std::size_t n = 4099;
+  const auto input = random_integers<float>(n, 77u + static_cast<unsigned>(world_rank()));
+  std::vector<float> reference(n);
+  MPI_Allreduce(input.data(), reference.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+  for (Algorithm algorithm : {Algorithm::lp, Algorithm::ring}) {
+    std::vector<float> out(n);
+    comm.allreduce(std::span<const float>(input), std::span<float>(out), ReduceOp::sum, algorithm);
+    EXPECT_TRUE(same_bits(out, reference)) << to_string(algorithm);
+  }
+  if (world_size() < 2) return;
+  try {
+    MpiCommunicator shm(MPI_COMM_WORLD, small_blocks(Transport::shared_memory));
+    ADD_FAILURE() << "Transport::shared_memory without a shared window did not throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("Transport::automatic"), std::string::npos) << e.what();
   }
 }
 

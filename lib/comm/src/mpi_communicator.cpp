@@ -69,16 +69,26 @@ double ping_pong_seconds(MPI_Comm comm, int rank, std::vector<char>& buffer, int
   return best;
 }
 
-// Shared memory when every rank is on one node (and there is more than one rank).
-Transport resolve_transport(MPI_Comm comm, int size, Transport requested) {
-  if (requested == Transport::point_to_point || size == 1) return Transport::point_to_point;
+// Shared-memory rings when every rank is on one node and the library can make a shared window;
+// null (point-to-point) otherwise. An explicit Transport::shared_memory that cannot be had is an
+// error rather than a silent fallback.
+std::unique_ptr<detail::SharedRings> make_shared_rings(MPI_Comm comm, int rank, int size,
+                                                       Transport requested) {
+  if (requested == Transport::point_to_point || size == 1) return nullptr;
   const bool one_node = detail::all_on_one_node(comm);
   if (requested == Transport::shared_memory && !one_node)
     throw std::invalid_argument(
         "alphax::comm::MpiCommunicator: transport 'shm' needs every rank on one node but this communicator "
-        "spans "
-        "several; use Transport::point_to_point or automatic");
-  return one_node ? Transport::shared_memory : Transport::point_to_point;
+        "spans several; use Transport::point_to_point or automatic");
+  if (!one_node) return nullptr;
+  auto rings = std::make_unique<detail::SharedRings>(comm, rank, size);
+  if (rings->available()) return rings;
+  if (requested == Transport::shared_memory)
+    throw std::runtime_error(
+        "alphax::comm::MpiCommunicator: transport 'shm' needs an MPI-3 shared-memory window, which this MPI "
+        "library could not make (Open MPI: is the osc/sm component excluded, e.g. by --mca osc?); use "
+        "Transport::automatic (it falls back to point-to-point) or Transport::point_to_point");
+  return nullptr;
 }
 
 }  // namespace
@@ -161,9 +171,8 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, CommunicatorOptions options)
   check_mpi(MPI_Comm_size(impl_->comm, &impl_->size), "MPI_Comm_size");
   impl_->options = std::move(options);
   impl_->link = impl_->options.link ? *impl_->options.link : measure_link(impl_->comm);
-  impl_->transport = resolve_transport(impl_->comm, impl_->size, impl_->options.transport);
-  if (impl_->transport == Transport::shared_memory)
-    impl_->shared = std::make_unique<detail::SharedRings>(impl_->comm, impl_->rank, impl_->size);
+  impl_->shared = make_shared_rings(impl_->comm, impl_->rank, impl_->size, impl_->options.transport);
+  impl_->transport = impl_->shared ? Transport::shared_memory : Transport::point_to_point;
 }
 
 MpiCommunicator::~MpiCommunicator() = default;

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -43,6 +44,38 @@ void relax() {
 #endif
 }
 
+// Whether this rank may keep a core busy while it waits, as far as the job's launcher says: not
+// when the user asked the MPI library to yield when idle (Open MPI: mpi_yield_when_idle), nor when
+// the launcher put more ranks of the job on this node (Open MPI: OMPI_COMM_WORLD_LOCAL_SIZE,
+// MPICH's Hydra: MPI_LOCALNRANKS) than it has CPUs online. The latter catches a node shared by
+// several trainer groups, which the group's own ranks cannot see.
+bool launcher_allows_spinning() {
+  const char* yield = std::getenv("OMPI_MCA_mpi_yield_when_idle");
+  if (yield != nullptr && std::strcmp(yield, "0") != 0 && std::strcmp(yield, "false") != 0) return false;
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr) return std::strtol(value, nullptr, 10) <= sysconf(_SC_NPROCESSORS_ONLN);
+  }
+  return true;
+}
+
+// Whether every rank of `comm` may spin while it waits (collective, the same answer everywhere):
+// the union of the ranks' CPU affinity masks holds at least one CPU per rank (counting the CPUs
+// the ranks may run on, not the CPUs online, gets cpusets, containers and ranks bound to cores
+// right) and no rank's launcher says otherwise.
+bool ranks_have_own_cores(MPI_Comm comm, int size) {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) CPU_SET(0, &cpus);
+  static_assert(sizeof(cpu_set_t) % sizeof(unsigned long) == 0);
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, &cpus, static_cast<int>(sizeof(cpu_set_t) / sizeof(unsigned long)),
+                          MPI_UNSIGNED_LONG, MPI_BOR, comm),
+            "MPI_Allreduce");
+  int may_spin = launcher_allows_spinning() ? 1 : 0;
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, &may_spin, 1, MPI_INT, MPI_LAND, comm), "MPI_Allreduce");
+  return may_spin != 0 && size <= CPU_COUNT(&cpus);
+}
+
 }  // namespace
 
 bool all_on_one_node(MPI_Comm comm) {
@@ -59,6 +92,20 @@ bool all_on_one_node(MPI_Comm comm) {
 }
 
 SharedRings::SharedRings(MPI_Comm comm, int rank, int size) {
+  int mapped = map_rings(comm, rank, size) ? 1 : 0;
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, &mapped, 1, MPI_INT, MPI_LAND, comm), "MPI_Allreduce");
+  if (mapped == 0) {
+    release();
+    return;
+  }
+  spin_ = ranks_have_own_cores(comm, size);
+  // Nobody may touch a neighbour's counters before the neighbour has constructed them.
+  check_mpi(MPI_Barrier(comm), "MPI_Barrier");
+}
+
+// This rank's part of the window setup; false (and nothing thrown) when the library refuses, so
+// that every rank can still take part in the agreement.
+bool SharedRings::map_rings(MPI_Comm comm, int rank, int size) {
   MPI_Info info = MPI_INFO_NULL;
   MPI_Info_create(&info);
   MPI_Info_set(info, "alloc_shared_noncontig", "true");  // each segment in its owner's NUMA domain
@@ -66,39 +113,45 @@ SharedRings::SharedRings(MPI_Comm comm, int rank, int size) {
   const int rc =
       MPI_Win_allocate_shared(static_cast<MPI_Aint>(kSegmentBytes), 1, info, comm, &mine, &window_);
   MPI_Info_free(&info);
-  check_mpi(rc, "MPI_Win_allocate_shared");
-  check_mpi(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_), "MPI_Win_lock_all");
+  if (rc != MPI_SUCCESS || window_ == MPI_WIN_NULL || mine == nullptr) return false;
+  MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN);  // windows default to aborting the job
+  if (MPI_Win_lock_all(MPI_MODE_NOCHECK, window_) != MPI_SUCCESS) return false;
+  locked_ = true;
   for (int f = 0; f < kFlows; ++f) {
     const Ring own = ring_in(mine, static_cast<Flow>(f));
     new (own.head) std::atomic<std::uint64_t>(0);
     new (own.tail) std::atomic<std::uint64_t>(0);
   }
-  auto segment_of = [&](int owner) {
-    MPI_Aint bytes = 0;
-    int unit = 0;
-    void* base = nullptr;
-    check_mpi(MPI_Win_shared_query(window_, owner, &bytes, &unit, &base), "MPI_Win_shared_query");
-    return static_cast<std::byte*>(base);
-  };
   const int next = (rank + 1) % size;
   const int prev = (rank - 1 + size) % size;
   for (int f = 0; f < kFlows; ++f) {
     const auto flow = static_cast<Flow>(f);
-    outgoing_[static_cast<std::size_t>(f)] = ring_in(mine, flow);
     // On to_next this rank receives from prev's ring; on to_prev from next's.
-    incoming_[static_cast<std::size_t>(f)] = ring_in(segment_of(flow == Flow::to_next ? prev : next), flow);
+    MPI_Aint bytes = 0;
+    int unit = 0;
+    void* base = nullptr;
+    if (MPI_Win_shared_query(window_, flow == Flow::to_next ? prev : next, &bytes, &unit, &base) !=
+            MPI_SUCCESS ||
+        base == nullptr || bytes < static_cast<MPI_Aint>(kSegmentBytes))
+      return false;
+    outgoing_[static_cast<std::size_t>(f)] = ring_in(mine, flow);
+    incoming_[static_cast<std::size_t>(f)] = ring_in(static_cast<std::byte*>(base), flow);
   }
-  spin_ = size <= sysconf(_SC_NPROCESSORS_ONLN);
-  // Nobody may touch a neighbour's counters before the neighbour has constructed them.
-  check_mpi(MPI_Barrier(comm), "MPI_Barrier");
+  return true;
+}
+
+void SharedRings::release() {
+  if (window_ == MPI_WIN_NULL) return;
+  if (locked_) MPI_Win_unlock_all(window_);
+  locked_ = false;
+  MPI_Win_free(&window_);
+  window_ = MPI_WIN_NULL;
 }
 
 SharedRings::~SharedRings() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (window_ == MPI_WIN_NULL || finalized) return;
-  MPI_Win_unlock_all(window_);
-  MPI_Win_free(&window_);
+  if (!finalized) release();
 }
 
 SharedMemoryLinks::SharedMemoryLinks(const SharedRings& rings) : spin_(rings.spin()) {

@@ -27,9 +27,13 @@ bool all_on_one_node(MPI_Comm comm);
 /// The shared window of one communicator and its rings (RAII: unlocked and freed on destruction,
 /// which is collective like the communicator's own destruction). Counters only grow, so a call
 /// needs no reset: both ends of a ring have moved the same number of blocks after every call.
+/// The window's backing file is unlinked by the MPI library once every rank has mapped it, so a
+/// job that dies leaves nothing behind in /dev/shm.
 class SharedRings {
  public:
-  /// Collective over `comm`; every rank must be on one node.
+  /// Collective over `comm`; every rank must be on one node. When the MPI library cannot make the
+  /// shared window on some rank (its osc/sm component missing or excluded, no shared memory),
+  /// available() is false on every rank and nothing is held.
   SharedRings(MPI_Comm comm, int rank, int size);
   ~SharedRings();
   SharedRings(const SharedRings&) = delete;
@@ -44,11 +48,18 @@ class SharedRings {
   Ring outgoing(Flow flow) const { return outgoing_[static_cast<std::size_t>(flow)]; }
   /// The neighbour's ring that sends to this rank on `flow`.
   Ring incoming(Flow flow) const { return incoming_[static_cast<std::size_t>(flow)]; }
-  /// Whether every rank has a core of its own, so a waiting rank should spin rather than yield.
+  /// Whether the window was made (the same answer on every rank).
+  bool available() const { return window_ != MPI_WIN_NULL; }
+  /// Whether a waiting rank should spin rather than yield: every rank has a core of its own and
+  /// the MPI library was not told to yield when idle.
   bool spin() const { return spin_; }
 
  private:
+  bool map_rings(MPI_Comm comm, int rank, int size);
+  void release();
+
   MPI_Win window_ = MPI_WIN_NULL;
+  bool locked_ = false;
   bool spin_ = false;
   std::array<Ring, kFlows> outgoing_{};
   std::array<Ring, kFlows> incoming_{};

@@ -23,7 +23,8 @@ struct CommunicatorOptions {
   /// \brief Link model to use; when empty it is measured by a short ping-pong at creation.
   std::optional<LinkModel> link;
   /// \brief How lp and ring move blocks (MpiCommunicator only): automatic picks shared memory when
-  /// every rank is on one node.
+  /// every rank is on one node and the MPI library can make a shared window (point-to-point
+  /// otherwise); shared_memory that cannot be had throws.
   Transport transport = Transport::automatic;
 };
 

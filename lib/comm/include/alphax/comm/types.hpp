@@ -19,7 +19,7 @@ enum class Algorithm {
 
 /// \brief How the lp and ring pipelines move their blocks between neighbouring ranks.
 enum class Transport {
-  automatic,       ///< shared_memory when every rank of the communicator is on one node, else point_to_point
+  automatic,       ///< shared_memory when every rank is on one node and MPI can make a shared window, else p2p
   point_to_point,  ///< MPI_Isend / MPI_Irecv (any network; the only choice across nodes)
   shared_memory,   ///< single-producer rings of cache-sized slots in an MPI-3 shared window (one node)
 };
