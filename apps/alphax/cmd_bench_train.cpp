@@ -47,7 +47,7 @@ struct BenchTrainOptions {
 
 /// The `bench:` block of the input; everything else is a training config.
 struct BenchSettings {
-  double target_accuracy = 0;       // percent of validation accuracy (optimizer comparison)
+  double target_accuracy = 0;        // percent of validation accuracy (optimizer comparison)
   std::int64_t evals_per_epoch = 1;  // validation points per epoch (time-to-target resolution)
 };
 
@@ -71,23 +71,27 @@ BenchInput load_input(const std::string& file) {
     throw std::invalid_argument(file + ": " + e.what());
   }
   if (const YAML::Node b = root["bench"]) {
-    if (!b.IsMap()) throw std::invalid_argument(file + ": 'bench' must be a map (target_accuracy, evals_per_epoch)");
+    if (!b.IsMap())
+      throw std::invalid_argument(file + ": 'bench' must be a map (target_accuracy, evals_per_epoch)");
     for (const auto& kv : b) {
       const auto key = kv.first.as<std::string>();
       if (key != "target_accuracy" && key != "evals_per_epoch")
-        throw std::invalid_argument(file + ": unknown key 'bench." + key + "'; known: target_accuracy, evals_per_epoch");
+        throw std::invalid_argument(file + ": unknown key 'bench." + key +
+                                    "'; known: target_accuracy, evals_per_epoch");
     }
     if (b["target_accuracy"]) input.bench.target_accuracy = b["target_accuracy"].as<double>();
     if (b["evals_per_epoch"]) input.bench.evals_per_epoch = b["evals_per_epoch"].as<std::int64_t>();
   }
-  if (input.bench.evals_per_epoch < 1) throw std::invalid_argument(file + ": bench.evals_per_epoch must be >= 1");
+  if (input.bench.evals_per_epoch < 1)
+    throw std::invalid_argument(file + ": bench.evals_per_epoch must be >= 1");
   return input;
 }
 
 train::CellSpec cell_of(const train::TrainConfig& config) {
   if (config.network.skeleton != "nb201") return {};
   if (config.arch.empty())
-    throw std::invalid_argument("alphax bench train: network.skeleton nb201 needs `arch:` (an NB201 cell string)");
+    throw std::invalid_argument(
+        "alphax bench train: network.skeleton nb201 needs `arch:` (an NB201 cell string)");
   return train::parse_nb201_cell(config.arch);
 }
 
@@ -124,7 +128,8 @@ Curve train_curve(const train::TrainConfig& config, train::Network& network, con
   auto record = [&](std::int64_t epoch_index, std::int64_t in_epoch) {
     CurvePoint p;
     p.step = trainer.iteration();
-    p.epoch = static_cast<double>(epoch_index) + static_cast<double>(in_epoch) / static_cast<double>(per_epoch);
+    p.epoch =
+        static_cast<double>(epoch_index) + static_cast<double>(in_epoch) / static_cast<double>(per_epoch);
     p.train_seconds = seconds;
     p.validation_accuracy = trainer.evaluate(data.validation).accuracy;
     p.train_loss = losses > 0 ? loss_sum / static_cast<double>(losses) : std::nan("");
@@ -151,7 +156,8 @@ Curve train_curve(const train::TrainConfig& config, train::Network& network, con
         ++over;
         extra += trainer.last_isgd_step().extra.steps;
       }
-      if (in_epoch % interval == 0 && in_epoch < per_epoch) record(epoch, in_epoch);
+      // evals_per_epoch - 1 points inside the epoch; the last one is at its end.
+      if (in_epoch % interval == 0 && in_epoch / interval < evals_per_epoch) record(epoch, in_epoch);
     }
     trainer.batches().next_epoch();
     if (!curve.diverged) record(epoch + 1, 0);
@@ -160,8 +166,8 @@ Curve train_curve(const train::TrainConfig& config, train::Network& network, con
   return curve;
 }
 
-Curve train_from_scratch(const train::TrainConfig& config, const train::CellSpec& cell, const train::PreparedData& data,
-                         std::int64_t evals_per_epoch, bool test_at_end) {
+Curve train_from_scratch(const train::TrainConfig& config, const train::CellSpec& cell,
+                         const train::PreparedData& data, std::int64_t evals_per_epoch, bool test_at_end) {
   train::Network network(train::make_network_spec(config.network, cell, data.train));
   network.initialize(config.seed);
   return train_curve(config, network, data, evals_per_epoch, test_at_end);
@@ -169,12 +175,13 @@ Curve train_from_scratch(const train::TrainConfig& config, const train::CellSpec
 
 void write_curve(const fs::path& file, const Curve& curve) {
   std::ofstream csv(file);
-  csv << "step,epoch,train_seconds,validation_accuracy,train_loss,isgd_batches,isgd_extra_steps,test_accuracy,peak_lr,"
+  csv << "step,epoch,train_seconds,validation_accuracy,train_loss,isgd_batches,isgd_extra_steps,test_"
+         "accuracy,peak_lr,"
          "warmup_epochs\n";
   for (const auto& p : curve.points) {
-    csv << p.step << ',' << p.epoch << ',' << p.train_seconds << ',' << p.validation_accuracy << ',' << p.train_loss
-        << ',' << p.isgd_batches << ',' << p.isgd_extra_steps << ',' << curve.test_accuracy << ',' << curve.peak_lr
-        << ',' << curve.warmup_epochs << '\n';
+    csv << p.step << ',' << p.epoch << ',' << p.train_seconds << ',' << p.validation_accuracy << ','
+        << p.train_loss << ',' << p.isgd_batches << ',' << p.isgd_extra_steps << ',' << curve.test_accuracy
+        << ',' << curve.peak_lr << ',' << curve.warmup_epochs << '\n';
   }
   if (!csv) throw std::runtime_error("alphax bench train: cannot write " + file.string());
 }
@@ -190,7 +197,8 @@ std::vector<std::map<std::string, double>> read_csv(const fs::path& file) {
     std::map<std::string, double> row;
     std::stringstream s(line);
     std::string cell;
-    for (std::size_t i = 0; i < header.size() && std::getline(s, cell, ','); ++i) row[header[i]] = std::strtod(cell.c_str(), nullptr);
+    for (std::size_t i = 0; i < header.size() && std::getline(s, cell, ','); ++i)
+      row[header[i]] = std::strtod(cell.c_str(), nullptr);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -225,10 +233,34 @@ std::vector<std::int64_t> seed_indices(const BenchTrainOptions& o) {
 
 // ---- SGD vs ISGD: time and epochs to a target validation accuracy -------------------------------
 
+/// The training time between validation points is the same work every time; an interval over twice
+/// the median means another process took the CPU (the lock keeps out builds, not everything).
+void warn_if_disturbed(const Curve& curve, const std::string& name, std::uint64_t seed, std::int64_t index) {
+  std::vector<double> intervals;
+  double previous = 0;
+  for (const auto& p : curve.points) {
+    intervals.push_back(p.train_seconds - previous);
+    previous = p.train_seconds;
+  }
+  if (intervals.size() < 3) return;
+  std::vector<double> sorted = intervals;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2),
+                   sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  const double worst = *std::max_element(intervals.begin(), intervals.end());
+  if (worst > 2.0 * median)
+    std::printf(
+        "warning: %s seed %llu: timing disturbed (an interval of %.1f s, median %.1f s); rerun the pair "
+        "with --only-seed %lld --force\n",
+        name.c_str(), static_cast<unsigned long long>(seed), worst, median, static_cast<long long>(index));
+}
+
 train::TrainConfig with_optimizer(train::TrainConfig config, const std::string& name) {
   if (name != "sgd" && name != "isgd")
-    throw std::invalid_argument("alphax bench train: --compare takes optimizer names sgd, isgd or warm-up rules "
-                                "none, linear, legw; got '" + name + "'");
+    throw std::invalid_argument(
+        "alphax bench train: --compare takes optimizer names sgd, isgd or warm-up rules "
+        "none, linear, legw; got '" +
+        name + "'");
   if (name == "sgd") config.optimizer.extra.clear();  // ISGD's epsilon/zeta/window from the input
   config.optimizer.name = name;
   train::validate_train_config(config);
@@ -237,7 +269,8 @@ train::TrainConfig with_optimizer(train::TrainConfig config, const std::string& 
 
 void compare_optimizers(const BenchTrainOptions& o, const BenchInput& input) {
   if (input.bench.target_accuracy <= 0)
-    throw std::invalid_argument(o.config + ": comparing optimizers needs bench.target_accuracy (validation %)");
+    throw std::invalid_argument(o.config +
+                                ": comparing optimizers needs bench.target_accuracy (validation %)");
   const fs::path runs = fs::path(o.out) / "runs";
   fs::create_directories(runs);
   set_threads(input.config);
@@ -258,12 +291,14 @@ void compare_optimizers(const BenchTrainOptions& o, const BenchInput& input) {
       if (!data) data = train::prepare_data(config.data, seed);
       const Curve curve = train_from_scratch(config, cell, *data, input.bench.evals_per_epoch, false);
       write_curve(file, curve);
+      warn_if_disturbed(curve, name, seed, i + 1);
       const auto& last = curve.points.empty() ? CurvePoint{} : curve.points.back();
-      std::printf("%-5s seed %llu: %.1f s of training, final validation accuracy %.2f %%, %lld batches over the "
-                  "ISGD limit, %lld extra steps%s\n",
-                  name.c_str(), static_cast<unsigned long long>(seed), last.train_seconds, last.validation_accuracy,
-                  static_cast<long long>(last.isgd_batches), static_cast<long long>(last.isgd_extra_steps),
-                  curve.diverged ? " (diverged)" : "");
+      std::printf(
+          "%-5s seed %llu: %.1f s of training, final validation accuracy %.2f %%, %lld batches over the "
+          "ISGD limit, %lld extra steps%s\n",
+          name.c_str(), static_cast<unsigned long long>(seed), last.train_seconds, last.validation_accuracy,
+          static_cast<long long>(last.isgd_batches), static_cast<long long>(last.isgd_extra_steps),
+          curve.diverged ? " (diverged)" : "");
       std::fflush(stdout);
     }
   }
@@ -277,7 +312,9 @@ void compare_optimizers(const BenchTrainOptions& o, const BenchInput& input) {
     std::vector<double> seconds, epochs, finals;
     std::int64_t present = 0;
     for (std::int64_t i = 0; i < o.seeds; ++i) {
-      const fs::path file = runs / (name + "-seed" + std::to_string(input.config.seed + static_cast<std::uint64_t>(i)) + ".csv");
+      const fs::path file =
+          runs /
+          (name + "-seed" + std::to_string(input.config.seed + static_cast<std::uint64_t>(i)) + ".csv");
       if (!fs::exists(file)) continue;
       const auto rows = read_csv(file);
       if (rows.empty()) continue;
@@ -292,23 +329,26 @@ void compare_optimizers(const BenchTrainOptions& o, const BenchInput& input) {
       }
     }
     seconds_mean[name] = mean_of(seconds);
-    csv << name << ',' << present << ',' << seconds.size() << ',' << mean_of(seconds) << ',' << mean_of(epochs) << ','
-        << mean_of(finals) << '\n';
-    std::printf("%-5s %lld runs, %zu reached %.2f %%: %.1f s, %.2f epochs to the target (means); final accuracy %.2f %%\n",
-                name.c_str(), static_cast<long long>(present), seconds.size(), input.bench.target_accuracy,
-                mean_of(seconds), mean_of(epochs), mean_of(finals));
+    csv << name << ',' << present << ',' << seconds.size() << ',' << mean_of(seconds) << ','
+        << mean_of(epochs) << ',' << mean_of(finals) << '\n';
+    std::printf(
+        "%-5s %lld runs, %zu reached %.2f %%: %.1f s, %.2f epochs to the target (means); final accuracy %.2f "
+        "%%\n",
+        name.c_str(), static_cast<long long>(present), seconds.size(), input.bench.target_accuracy,
+        mean_of(seconds), mean_of(epochs), mean_of(finals));
   }
   if (o.compare.size() == 2) {
     const double a = seconds_mean[o.compare[0]], b = seconds_mean[o.compare[1]];
-    std::printf("%s needs %.1f %% %s time to the target than %s\n", o.compare[1].c_str(), 100.0 * std::abs(1.0 - b / a),
-                b <= a ? "less" : "more", o.compare[0].c_str());
+    std::printf("%s needs %.1f %% %s time to the target than %s\n", o.compare[1].c_str(),
+                100.0 * std::abs(1.0 - b / a), b <= a ? "less" : "more", o.compare[0].c_str());
   }
 }
 
 // ---- LEGW vs linear scaling: final accuracy at several global batches ---------------------------
 
 void compare_scaling(const BenchTrainOptions& o, const BenchInput& input) {
-  if (o.batches.empty()) throw std::invalid_argument("alphax bench train: comparing warm-up rules needs --batches");
+  if (o.batches.empty())
+    throw std::invalid_argument("alphax bench train: comparing warm-up rules needs --batches");
   const fs::path runs = fs::path(o.out) / "runs";
   fs::create_directories(runs);
   set_threads(input.config);
@@ -318,7 +358,8 @@ void compare_scaling(const BenchTrainOptions& o, const BenchInput& input) {
     const train::PreparedData data = train::prepare_data(input.config.data, seed);
     for (const std::int64_t batch : o.batches) {
       for (const auto& rule : o.compare) {
-        const fs::path file = runs / (rule + "-b" + std::to_string(batch) + "-seed" + std::to_string(seed) + ".csv");
+        const fs::path file =
+            runs / (rule + "-b" + std::to_string(batch) + "-seed" + std::to_string(seed) + ".csv");
         if (fs::exists(file) && !o.force) continue;
         train::TrainConfig config = input.config;
         config.seed = seed;
@@ -327,24 +368,29 @@ void compare_scaling(const BenchTrainOptions& o, const BenchInput& input) {
         train::validate_train_config(config);
         const Curve curve = train_from_scratch(config, cell, data, 1, true);
         write_curve(file, curve);
-        std::printf("%-6s batch %5lld seed %llu: peak lr %.4f, warm-up %.2f epochs, final validation %.2f %%, test %.2f %%%s\n",
-                    rule.c_str(), static_cast<long long>(batch), static_cast<unsigned long long>(seed), curve.peak_lr,
-                    curve.warmup_epochs, curve.points.empty() ? std::nan("") : curve.points.back().validation_accuracy,
-                    curve.test_accuracy, curve.diverged ? " (diverged)" : "");
+        std::printf(
+            "%-6s batch %5lld seed %llu: peak lr %.4f, warm-up %.2f epochs, final validation %.2f %%, test "
+            "%.2f %%%s\n",
+            rule.c_str(), static_cast<long long>(batch), static_cast<unsigned long long>(seed), curve.peak_lr,
+            curve.warmup_epochs,
+            curve.points.empty() ? std::nan("") : curve.points.back().validation_accuracy,
+            curve.test_accuracy, curve.diverged ? " (diverged)" : "");
         std::fflush(stdout);
       }
     }
   }
   std::ofstream csv(fs::path(o.out) / "summary.csv");
-  csv << "scaling,batch,seeds,diverged,peak_lr,warmup_epochs,final_accuracy_mean,final_accuracy_std,test_accuracy_mean\n";
+  csv << "scaling,batch,seeds,diverged,peak_lr,warmup_epochs,final_accuracy_mean,final_accuracy_std,test_"
+         "accuracy_mean\n";
   for (const std::int64_t batch : o.batches) {
     for (const auto& rule : o.compare) {
       std::vector<double> finals, tests;
       double peak = std::nan(""), warmup = std::nan("");
       std::int64_t runs_found = 0, diverged = 0;
       for (std::int64_t i = 0; i < o.seeds; ++i) {
-        const fs::path file = runs / (rule + "-b" + std::to_string(batch) + "-seed" +
-                                      std::to_string(input.config.seed + static_cast<std::uint64_t>(i)) + ".csv");
+        const fs::path file =
+            runs / (rule + "-b" + std::to_string(batch) + "-seed" +
+                    std::to_string(input.config.seed + static_cast<std::uint64_t>(i)) + ".csv");
         if (!fs::exists(file)) continue;
         ++runs_found;
         const auto rows = read_csv(file);
@@ -358,8 +404,8 @@ void compare_scaling(const BenchTrainOptions& o, const BenchInput& input) {
         peak = rows.back().at("peak_lr");
         warmup = rows.back().at("warmup_epochs");
       }
-      csv << rule << ',' << batch << ',' << runs_found << ',' << diverged << ',' << peak << ',' << warmup << ','
-          << mean_of(finals) << ',' << stddev_of(finals) << ',' << mean_of(tests) << '\n';
+      csv << rule << ',' << batch << ',' << runs_found << ',' << diverged << ',' << peak << ',' << warmup
+          << ',' << mean_of(finals) << ',' << stddev_of(finals) << ',' << mean_of(tests) << '\n';
     }
   }
 }
@@ -375,7 +421,8 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
     for (std::size_t i = 0; i < order.size();) {
       std::size_t j = i;
       while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
-      for (std::size_t k = i; k <= j; ++k) r[order[k]] = 0.5 * static_cast<double>(i + j) + 1.0;  // ties: mean rank
+      for (std::size_t k = i; k <= j; ++k)
+        r[order[k]] = 0.5 * static_cast<double>(i + j) + 1.0;  // ties: mean rank
       i = j + 1;
     }
     return r;
@@ -410,9 +457,12 @@ std::vector<std::string> transfer_archs(const train::TrainConfig& config, std::i
 
 /// One part of the transfer benchmark: "scratch" (E epochs), "half" (E·fraction epochs from
 /// scratch, the control) or "transfer" (E·fraction epochs from the closest cached network).
-void run_transfer_part(const std::string& part, const std::vector<std::string>& archs, const train::TrainConfig& base,
-                       const train::PreparedData& data, const fs::path& file) {
-  std::ofstream csv(file);
+void run_transfer_part(const std::string& part, const std::vector<std::string>& archs,
+                       const train::TrainConfig& base, const train::PreparedData& data,
+                       const fs::path& file) {
+  // Written under a temporary name: a part's file exists only once it is complete.
+  const fs::path partial = fs::path(file).concat(".partial");
+  std::ofstream csv(partial);
   csv << "index,arch,epochs,parent,distance,transferred_fraction,validation_accuracy,seconds\n";
   std::optional<train::WeightCache> cache;
   if (part == "transfer") cache.emplace(std::max<std::int64_t>(1, base.transfer.cache_size));
@@ -439,31 +489,39 @@ void run_transfer_part(const std::string& part, const std::vector<std::string>& 
     const auto t0 = Clock::now();
     const Curve curve = train_curve(config, network, data, 1, false);
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (cache) cache->insert(archs[i], cell, std::make_shared<train::NetworkWeights>(train::copy_weights(network)));
+    if (cache)
+      cache->insert(archs[i], cell, std::make_shared<train::NetworkWeights>(train::copy_weights(network)));
     // A diverged network ranks last: its accuracy is recorded as 0.
-    const double accuracy = curve.diverged || curve.points.empty() ? 0.0 : curve.points.back().validation_accuracy;
-    csv << i << ',' << archs[i] << ',' << config.epochs << ',' << parent << ',' << distance << ',' << fraction << ','
-        << accuracy << ',' << seconds << '\n'
+    const double accuracy =
+        curve.diverged || curve.points.empty() ? 0.0 : curve.points.back().validation_accuracy;
+    csv << i << ',' << archs[i] << ',' << config.epochs << ',' << parent << ',' << distance << ',' << fraction
+        << ',' << accuracy << ',' << seconds << '\n'
         << std::flush;
     std::printf("%-8s %2zu/%zu %s: %lld epochs%s, validation %.2f %%\n", part.c_str(), i, archs.size() - 1,
                 archs[i].c_str(), static_cast<long long>(config.epochs),
-                parent.empty() ? "" : (", from a parent at distance " + std::to_string(distance)).c_str(), accuracy);
+                parent.empty() ? "" : (", from a parent at distance " + std::to_string(distance)).c_str(),
+                accuracy);
     std::fflush(stdout);
   }
+  csv.close();
+  fs::rename(partial, file);
 }
 
 std::vector<double> accuracies(const fs::path& file) {
   std::vector<double> out;
   const auto rows = read_csv(file);
-  for (std::size_t i = 1; i < rows.size(); ++i) out.push_back(rows[i].at("validation_accuracy"));  // children only
+  for (std::size_t i = 1; i < rows.size(); ++i)
+    out.push_back(rows[i].at("validation_accuracy"));  // children only
   return out;
 }
 
 void compare_transfer(const BenchTrainOptions& o, const BenchInput& input) {
   const train::TrainConfig& config = input.config;
   if (config.network.skeleton != "nb201" || config.arch.empty())
-    throw std::invalid_argument(o.config + ": the transfer benchmark needs network.skeleton nb201 and `arch:` (the first cell)");
-  if (config.transfer.cache_size < 1) throw std::invalid_argument(o.config + ": the transfer benchmark needs transfer.cache_size >= 1");
+    throw std::invalid_argument(
+        o.config + ": the transfer benchmark needs network.skeleton nb201 and `arch:` (the first cell)");
+  if (config.transfer.cache_size < 1)
+    throw std::invalid_argument(o.config + ": the transfer benchmark needs transfer.cache_size >= 1");
   const std::vector<std::string> parts{"transfer", "scratch", "half"};
   if (o.part != "all" && std::find(parts.begin(), parts.end(), o.part) == parts.end())
     throw std::invalid_argument("alphax bench train: --part must be all, transfer, scratch or half");
@@ -473,7 +531,8 @@ void compare_transfer(const BenchTrainOptions& o, const BenchInput& input) {
   const train::PreparedData data = train::prepare_data(config.data, config.seed);
   for (const auto& part : parts) {
     const fs::path file = fs::path(o.out) / (part + ".csv");
-    if ((o.part == "all" || o.part == part) && (!fs::exists(file) || o.force)) run_transfer_part(part, archs, config, data, file);
+    if ((o.part == "all" || o.part == part) && (!fs::exists(file) || o.force))
+      run_transfer_part(part, archs, config, data, file);
   }
   for (const auto& part : parts)
     if (!fs::exists(fs::path(o.out) / (part + ".csv"))) return;  // the summary waits for every part
@@ -481,25 +540,29 @@ void compare_transfer(const BenchTrainOptions& o, const BenchInput& input) {
   const auto moved = accuracies(fs::path(o.out) / "transfer.csv");
   const auto half = accuracies(fs::path(o.out) / "half.csv");
   if (full.size() != moved.size() || full.size() != half.size())
-    throw std::runtime_error("alphax bench train: the parts in " + o.out + " cover different architectures; rerun with --force");
+    throw std::runtime_error("alphax bench train: the parts in " + o.out +
+                             " cover different architectures; rerun with --force");
   const double rho_transfer = spearman(moved, full);
   const double rho_half = spearman(half, full);
   std::ofstream csv(fs::path(o.out) / "summary.csv");
   csv << "archs,epochs_scratch,epochs_short,spearman_transfer_vs_scratch,spearman_short_scratch_vs_scratch,"
          "accuracy_scratch_mean,accuracy_transfer_mean,accuracy_short_scratch_mean\n";
-  csv << full.size() << ',' << config.epochs << ',' << train::epochs_with_parent(config) << ',' << rho_transfer << ',' << rho_half
-      << ',' << mean_of(full) << ',' << mean_of(moved) << ',' << mean_of(half) << '\n';
-  std::printf("%zu architectures: Spearman %.3f (%lld epochs with transfer vs %lld from scratch); control %.3f "
-              "(%lld epochs from scratch vs %lld)\n",
-              full.size(), rho_transfer, static_cast<long long>(train::epochs_with_parent(config)),
-              static_cast<long long>(config.epochs), rho_half, static_cast<long long>(train::epochs_with_parent(config)),
-              static_cast<long long>(config.epochs));
+  csv << full.size() << ',' << config.epochs << ',' << train::epochs_with_parent(config) << ','
+      << rho_transfer << ',' << rho_half << ',' << mean_of(full) << ',' << mean_of(moved) << ','
+      << mean_of(half) << '\n';
+  std::printf(
+      "%zu architectures: Spearman %.3f (%lld epochs with transfer vs %lld from scratch); control %.3f "
+      "(%lld epochs from scratch vs %lld)\n",
+      full.size(), rho_transfer, static_cast<long long>(train::epochs_with_parent(config)),
+      static_cast<long long>(config.epochs), rho_half,
+      static_cast<long long>(train::epochs_with_parent(config)), static_cast<long long>(config.epochs));
 }
 
 void plot(const BenchTrainOptions& o) {
   if (o.plot_script.empty()) return;
   if (!fs::exists(o.plot_script)) {
-    std::cerr << "note: plot script '" << o.plot_script << "' not found; no PNG written (run from the repository root)\n";
+    std::cerr << "note: plot script '" << o.plot_script
+              << "' not found; no PNG written (run from the repository root)\n";
     return;
   }
   const std::string command = "/usr/bin/python3 '" + o.plot_script + "' '" + o.out + "'";
@@ -517,8 +580,9 @@ void run_bench_train(const BenchTrainOptions& o) {
   } else if (!o.compare.empty()) {
     compare_optimizers(o, input);
   } else {
-    throw std::invalid_argument("alphax bench train: give --compare sgd,isgd, --compare linear,legw --batches ..., "
-                                "or --transfer N");
+    throw std::invalid_argument(
+        "alphax bench train: give --compare sgd,isgd, --compare linear,legw --batches ..., "
+        "or --transfer N");
   }
   plot(o);
 }
@@ -528,21 +592,25 @@ void run_bench_train(const BenchTrainOptions& o) {
 void add_bench_train_command(CLI::App& bench, CommandContext& context) {
   auto options = std::make_shared<BenchTrainOptions>();
   CLI::App* cmd = bench.add_subcommand(
-      "train", "Training benchmarks: SGD vs ISGD time to a target accuracy, LEGW vs linear scaling, weight transfer");
-  cmd->add_option("config", options->config, "YAML training config with a `bench:` block (inputs/isgd-bench.yaml, ...)")
+      "train",
+      "Training benchmarks: SGD vs ISGD time to a target accuracy, LEGW vs linear scaling, weight transfer");
+  cmd->add_option("config", options->config,
+                  "YAML training config with a `bench:` block (inputs/isgd-bench.yaml, ...)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--compare", options->compare,
                   "Variants: optimizer names (sgd,isgd) or learning-rate scaling rules (none,linear,legw)")
       ->delimiter(',');
-  cmd->add_option("--seeds", options->seeds, "Seeds per variant (the config's seed, +1, ...)")->capture_default_str();
+  cmd->add_option("--seeds", options->seeds, "Seeds per variant (the config's seed, +1, ...)")
+      ->capture_default_str();
   cmd->add_option("--only-seed", options->only_seed,
                   "Run only the k-th seed (1-based) of the set; the summary covers every run found in --out");
   cmd->add_option("--batches", options->batches, "Global batch sizes (scaling comparison), e.g. 128,512,2048")
       ->delimiter(',');
   cmd->add_option("--transfer", options->transfer,
                   "Weight-transfer ranking over N child architectures (transfer at fewer epochs vs scratch)");
-  cmd->add_option("--part", options->part, "Transfer benchmark part: all, transfer, scratch or half")->capture_default_str();
+  cmd->add_option("--part", options->part, "Transfer benchmark part: all, transfer, scratch or half")
+      ->capture_default_str();
   cmd->add_option("--out", options->out, "Output directory")->capture_default_str();
   cmd->add_option("--plot-script", options->plot_script, "Python script that draws the PNG ('' to skip)")
       ->capture_default_str();

@@ -31,7 +31,8 @@ std::vector<std::string> split_lines(const std::string& text) {
 }
 
 // Named tensors as three archive entries: names (one per line), shapes (rank, dims...), values.
-void put_tensors(search::StateArchive& a, const std::string& prefix, const std::vector<train::NamedTensor>& tensors) {
+void put_tensors(search::StateArchive& a, const std::string& prefix,
+                 const std::vector<train::NamedTensor>& tensors) {
   std::vector<std::string> names;
   std::vector<std::int64_t> shapes;
   std::vector<double> values;
@@ -53,22 +54,28 @@ std::vector<train::NamedTensor> get_tensors(const search::StateArchive& a, const
   std::vector<train::NamedTensor> tensors;
   std::size_t s = 0, v = 0;
   for (const auto& name : names) {
-    if (s >= shapes.size()) throw std::runtime_error("weight cache: the shapes of '" + prefix + "' are truncated");
+    if (s >= shapes.size())
+      throw std::runtime_error("weight cache: the shapes of '" + prefix + "' are truncated");
     const auto rank = static_cast<std::size_t>(shapes[s++]);
-    if (s + rank > shapes.size()) throw std::runtime_error("weight cache: the shapes of '" + prefix + "' are truncated");
-    train::NamedTensor t{name, std::vector<std::int64_t>(shapes.begin() + static_cast<std::ptrdiff_t>(s),
-                                                         shapes.begin() + static_cast<std::ptrdiff_t>(s + rank)),
+    if (s + rank > shapes.size())
+      throw std::runtime_error("weight cache: the shapes of '" + prefix + "' are truncated");
+    train::NamedTensor t{name,
+                         std::vector<std::int64_t>(shapes.begin() + static_cast<std::ptrdiff_t>(s),
+                                                   shapes.begin() + static_cast<std::ptrdiff_t>(s + rank)),
                          {}};
     s += rank;
     std::size_t size = 1;
     for (const auto d : t.shape) size *= static_cast<std::size_t>(d);
-    if (v + size > values.size()) throw std::runtime_error("weight cache: the values of '" + prefix + "' are truncated");
-    t.values.assign(values.begin() + static_cast<std::ptrdiff_t>(v), values.begin() + static_cast<std::ptrdiff_t>(v + size));
+    if (v + size > values.size())
+      throw std::runtime_error("weight cache: the values of '" + prefix + "' are truncated");
+    t.values.assign(values.begin() + static_cast<std::ptrdiff_t>(v),
+                    values.begin() + static_cast<std::ptrdiff_t>(v + size));
     v += size;
     tensors.push_back(std::move(t));
   }
   if (s != shapes.size() || v != values.size())
-    throw std::runtime_error("weight cache: '" + prefix + "' holds more values than its names and shapes describe");
+    throw std::runtime_error("weight cache: '" + prefix +
+                             "' holds more values than its names and shapes describe");
   return tensors;
 }
 
@@ -130,7 +137,8 @@ search::EvalResult TrainEvaluator::evaluate(const search::SearchSpace& space, co
   return result;
 }
 
-std::unique_ptr<search::Evaluator> make_train_evaluator(const RunConfig& config, const search::SearchSpace& /*space*/,
+std::unique_ptr<search::Evaluator> make_train_evaluator(const RunConfig& config,
+                                                        const search::SearchSpace& /*space*/,
                                                         MPI_Comm group) {
   static constexpr std::array<std::string_view, 1> kIgnored{"name"};
   train::TrainConfig train_config = train::parse_train_config(config.evaluator, "evaluator", kIgnored);
@@ -142,8 +150,9 @@ std::unique_ptr<search::Evaluator> make_train_evaluator(const RunConfig& config,
                       " images cannot be shared by trainer groups of " + std::to_string(config.group_size) +
                       " ranks; raise evaluator.batch or lower trainers.group_size");
   if (!std::filesystem::is_directory(train_config.data.dir))
-    throw ConfigError("evaluator.data.dir: '" + train_config.data.dir +
-                      "' is not a directory; point it at the data set (scripts/setup.sh installs Fashion-MNIST)");
+    throw ConfigError(
+        "evaluator.data.dir: '" + train_config.data.dir +
+        "' is not a directory; point it at the data set (scripts/setup.sh installs Fashion-MNIST)");
   return std::make_unique<TrainEvaluator>(std::move(train_config), group, communicator_options(config));
 }
 
@@ -220,18 +229,21 @@ void WeightTransfer::load(const search::StateArchive& archive) {
   if (!cache_) return;
   if (archive.scalar_int("capacity") != cache_->capacity())
     throw std::runtime_error("restart: the checkpoint's weight cache holds " +
-                             std::to_string(archive.scalar_int("capacity")) + " networks, evaluator.transfer.cache_size is " +
+                             std::to_string(archive.scalar_int("capacity")) +
+                             " networks, evaluator.transfer.cache_size is " +
                              std::to_string(cache_->capacity()) + "; restart with the same cache_size");
   const auto keys = split_lines(archive.text("keys"));
   const auto& pins = archive.ints("pins");
-  if (pins.size() != keys.size()) throw std::runtime_error("restart: the checkpoint's weight cache is inconsistent (keys vs pins)");
+  if (pins.size() != keys.size())
+    throw std::runtime_error("restart: the checkpoint's weight cache is inconsistent (keys vs pins)");
   std::vector<train::WeightCache::Entry> entries;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const auto& child = archive.child("entry" + std::to_string(i));
     auto weights = std::make_shared<train::NetworkWeights>();
     weights->parameters = get_tensors(child, "parameters");
     weights->states = get_tensors(child, "states");
-    entries.push_back({keys[i], to_cell_spec(space_->to_cell(space_->parse(keys[i]))), std::move(weights), pins[i]});
+    entries.push_back(
+        {keys[i], to_cell_spec(space_->to_cell(space_->parse(keys[i]))), std::move(weights), pins[i]});
   }
   cache_->restore(std::move(entries));
   flights_.clear();

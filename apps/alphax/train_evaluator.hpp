@@ -59,8 +59,8 @@ class TrainEvaluator final : public search::Evaluator {
 };
 
 /// \brief A TrainEvaluator for the `evaluator:` section (`name: train`) running on `group`.
-std::unique_ptr<search::Evaluator> make_train_evaluator(const RunConfig& config, const search::SearchSpace& space,
-                                                        MPI_Comm group);
+std::unique_ptr<search::Evaluator> make_train_evaluator(const RunConfig& config,
+                                                        const search::SearchSpace& space, MPI_Comm group);
 
 /// \brief The master's side of weight transfer: a bounded cache of trained networks, the parent
 /// chosen for each dispatched evaluation, and their place in the checkpoint.
@@ -76,7 +76,8 @@ class WeightTransfer {
   WeightTransfer(const train::TransferConfig& config, const search::SearchSpace& space);
 
   bool enabled() const { return cache_.has_value(); }
-  /// \brief Chooses (and pins) the parent of evaluation `eval_id`; a second call for it keeps the first choice.
+  /// \brief Chooses (and pins) the parent of evaluation `eval_id`; a second call for it keeps the first
+  /// choice.
   void on_dispatch(std::int64_t eval_id, const search::Genome& genome);
   /// \brief The parent chosen for `eval_id` (null: train from scratch).
   std::shared_ptr<const train::NetworkWeights> parent_of(std::int64_t eval_id) const;

@@ -70,17 +70,17 @@ def plot_scaling(out, summary):
     rules = sorted({r["scaling"] for r in summary})
     batches = sorted({int(r["batch"]) for r in summary})
     fig, axes = plt.subplots(1, 1 + len(batches), figsize=(4.5 * (1 + len(batches)), 4.2))
+    colours = {"linear": "tab:blue", "legw": "tab:red", "none": "tab:gray"}
     for rule in rules:
         rows = [r for r in summary if r["scaling"] == rule]
         axes[0].errorbar([int(r["batch"]) for r in rows], column(rows, "final_accuracy_mean"),
                          yerr=[float(r["final_accuracy_std"]) if r["final_accuracy_std"] != "nan" else 0 for r in rows],
-                         marker="o", capsize=3, label=rule)
+                         marker="o", capsize=3, label=rule, color=colours.get(rule, "k"))
     axes[0].set_xscale("log", base=2)
     axes[0].set_xlabel("global batch")
     axes[0].set_ylabel("final validation accuracy (%)")
     axes[0].grid(alpha=0.3)
     axes[0].legend()
-    colours = {"linear": "tab:blue", "legw": "tab:red", "none": "tab:gray"}
     for ax, batch in zip(axes[1:], batches):
         for rule in rules:
             for i, path in enumerate(sorted(glob.glob(os.path.join(out, "runs", f"{rule}-b{batch}-seed*.csv")))):

@@ -92,12 +92,22 @@ TEST(TrainConfig, LoadFileNamesTheFileOnErrors) {
 }
 
 TEST(TrainConfig, ShippedInputParses) {
-  const char* src = std::getenv("ALPHAX_SOURCE_DIR");
-  const std::filesystem::path file = std::filesystem::path(src ? src : ".") / "inputs/train-fashion.yaml";
-  if (!std::filesystem::exists(file)) GTEST_SKIP() << file << " not found (set ALPHAX_SOURCE_DIR)";
-  const auto c = load_train_config(file);
+  const std::filesystem::path inputs = std::filesystem::path(ALPHAX_TEST_SOURCE_DIR) / "inputs";
+  const auto c = load_train_config(inputs / "train-fashion.yaml");
   EXPECT_FALSE(c.arch.empty());
   EXPECT_EQ(c.data.set, "fashion-mnist");
+}
+
+TEST(TrainConfig, ShippedBenchmarkInputsParse) {
+  // The benchmark inputs carry a `bench:` block for `alphax bench train`; the rest is a training config.
+  const std::filesystem::path inputs = std::filesystem::path(ALPHAX_TEST_SOURCE_DIR) / "inputs";
+  const std::string_view ignored[] = {"bench"};
+  const auto isgd = parse_train_config(YAML::LoadFile((inputs / "isgd-bench.yaml").string()), "", ignored);
+  EXPECT_EQ(isgd.optimizer.name, "isgd");
+  const auto legw = parse_train_config(YAML::LoadFile((inputs / "legw-bench.yaml").string()), "", ignored);
+  EXPECT_EQ(legw.schedule.scaling, "legw");
+  const auto transfer = parse_train_config(YAML::LoadFile((inputs / "transfer-bench.yaml").string()), "", ignored);
+  EXPECT_GT(transfer.transfer.cache_size, 0);
 }
 
 }  // namespace

@@ -91,7 +91,8 @@ void expect_group_equals_one_rank(const TrainConfig& c, comm::Communicator& grou
   const Trained alone = train_steps(c, data, nullptr, 3);
   const Trained together = train_steps(c, data, &group, 3);
   ASSERT_EQ(alone.weights.size(), together.weights.size());
-  for (std::size_t s = 0; s < alone.losses.size(); ++s) EXPECT_NEAR(together.losses[s], alone.losses[s], 1e-6);
+  for (std::size_t s = 0; s < alone.losses.size(); ++s)
+    EXPECT_NEAR(together.losses[s], alone.losses[s], 1e-6);
   EXPECT_LT(max_abs_difference(together.weights, alone.weights), 1e-5) << "group of " << group.size();
   EXPECT_LT(max_abs_difference(together.states, alone.states), 1e-5) << "group of " << group.size();
   EXPECT_TRUE(same_on_every_rank(together.weights, group));

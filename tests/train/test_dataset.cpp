@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -243,6 +244,22 @@ TEST(BatchIterator, CoversEveryIndexOncePerEpochAndReshuffles) {
   int batches = 0;
   for (auto b = dropping.next(); !b.empty(); b = dropping.next()) ++batches;
   EXPECT_EQ(batches, 2);
+}
+
+TEST(BatchIterator, FixedCycleRepeatsOneShuffledOrderEveryEpoch) {
+  BatchIterator it(10, 5, 3, true, true, /*fixed_cycle=*/true);
+  auto epoch = [&] {
+    std::vector<std::int64_t> order;
+    for (auto b = it.next(); !b.empty(); b = it.next()) order.insert(order.end(), b.begin(), b.end());
+    it.next_epoch();
+    return order;
+  };
+  const auto first = epoch();
+  std::vector<std::int64_t> natural(10);
+  std::iota(natural.begin(), natural.end(), 0);
+  EXPECT_NE(first, natural);  // shuffled once
+  EXPECT_EQ(epoch(), first);  // and then the same batches in the same order
+  EXPECT_EQ(epoch(), first);
 }
 
 TEST(BatchIterator, RestoredStateContinuesTheSameSequence) {

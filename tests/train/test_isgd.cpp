@@ -38,7 +38,8 @@ TEST(LossControlChart, LimitIsMeanPlusThreeStdOfTheLastWindowOnceFull) {
   chart.push(10.0);
   EXPECT_DOUBLE_EQ(chart.mean(), 4.75);
   const double var = ((2 - 4.75) * (2 - 4.75) + (3 - 4.75) * (3 - 4.75) + (4 - 4.75) * (4 - 4.75) +
-                      (10 - 4.75) * (10 - 4.75)) / 4.0;
+                      (10 - 4.75) * (10 - 4.75)) /
+                     4.0;
   EXPECT_DOUBLE_EQ(chart.limit(), 4.75 + 3.0 * std::sqrt(var));
   EXPECT_EQ(chart.losses(), (std::vector<double>{2, 3, 4, 10}));
   LossControlChart restored(4);
@@ -115,7 +116,8 @@ TEST(IsgdExtraSteps, StopAsSoonAsTheLossIsUnderTheLimit) {
 TrainConfig isgd_config(std::int64_t zeta, std::int64_t window) {
   TrainConfig c = tiny_config();
   c.optimizer.name = "isgd";
-  c.optimizer.extra = {{"epsilon", 0.1}, {"zeta", static_cast<double>(zeta)}, {"window", static_cast<double>(window)}};
+  c.optimizer.extra = {
+      {"epsilon", 0.1}, {"zeta", static_cast<double>(zeta)}, {"window", static_cast<double>(window)}};
   return c;
 }
 
@@ -171,7 +173,8 @@ TEST(TrainerIsgd, WithTheLimitNeverCrossedIsgdEqualsSgdBitForBit) {
   std::int64_t sgd_over = 0, isgd_over = 0;
   const auto sgd = run("sgd", &sgd_losses, &sgd_over);
   const auto isgd = run("isgd", &isgd_losses, &isgd_over);
-  for (std::size_t i = 1; i < isgd_losses.size(); ++i) ASSERT_LT(isgd_losses[i], isgd_losses[i - 1]) << "step " << i;
+  for (std::size_t i = 1; i < isgd_losses.size(); ++i)
+    ASSERT_LT(isgd_losses[i], isgd_losses[i - 1]) << "step " << i;
   EXPECT_EQ(isgd_over, 0);
   EXPECT_EQ(isgd_losses, sgd_losses);
   EXPECT_EQ(isgd, sgd);

@@ -17,7 +17,7 @@ const ImageSet kNoValidation{};
 TrainConfig scaled(const std::string& rule) {
   TrainConfig c;
   c.epochs = 10;
-  c.optimizer.lr = 0.7;           // used only without scaling
+  c.optimizer.lr = 0.7;            // used only without scaling
   c.schedule.warmup_epochs = 0.5;  // used only without scaling
   c.schedule.scaling = rule;
   c.schedule.base_batch = 128;

@@ -106,7 +106,7 @@ TEST(WeightCache, KeepsTheMostRecentlyUsedAndSparesPinnedEntries) {
   cache.pin("c");
   cache.insert("d", cell, no_weights());  // a and c pinned, d the newest: the cache holds 3
   ASSERT_EQ(cache.entries().size(), 3u);
-  cache.unpin("a");                       // released: a, now the least recent unpinned, goes
+  cache.unpin("a");  // released: a, now the least recent unpinned, goes
   ASSERT_EQ(cache.entries().size(), 2u);
   EXPECT_EQ(cache.entries()[0].key, "c");
   EXPECT_EQ(cache.entries()[1].key, "d");
@@ -125,10 +125,12 @@ TEST(WeightCache, ClosestPrefersFewestDifferencesThenTheMostRecent) {
   EXPECT_EQ(match->distance, 1);
   cache.insert("twin", parse_nb201_cell(kParent), no_weights());  // same distance, more recent
   EXPECT_EQ(cache.closest(parse_nb201_cell(kChild))->key, "twin");
-  EXPECT_FALSE(cache.closest(parse_nb201_cell("|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|"
-                                              "avg_pool_3x3~1|avg_pool_3x3~2|"),
-                             /*max_distance=*/2)
-                   .has_value());
+  EXPECT_FALSE(
+      cache
+          .closest(parse_nb201_cell("|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|"
+                                    "avg_pool_3x3~1|avg_pool_3x3~2|"),
+                   /*max_distance=*/2)
+          .has_value());
 }
 
 TEST(WeightCache, RestoreReproducesTheSavedOrderAndPins) {

@@ -82,13 +82,14 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& path,
   top.get("batch", c.batch);
   if (top.has("data")) {
     const auto d = top.sub("data");
-    d.check_keys({"set", "dir", "train_subset", "validation", "test_subset", "normalize"});
+    d.check_keys({"set", "dir", "train_subset", "validation", "test_subset", "normalize", "order"});
     d.get("set", c.data.set);
     d.get("dir", c.data.dir);
     d.get("train_subset", c.data.train_subset);
     d.get("validation", c.data.validation);
     d.get("test_subset", c.data.test_subset);
     d.get("normalize", c.data.normalize);
+    d.get("order", c.data.order);
   }
   if (top.has("network")) {
     const auto n = top.sub("network");
@@ -181,6 +182,8 @@ void validate_train_config(const TrainConfig& c) {
                                        std::to_string(c.data.test_subset));
   require(c.data.set == "fashion-mnist" || c.data.set == "mnist" || c.data.set == "cifar10",
           "data.set must be fashion-mnist, mnist or cifar10, got '" + c.data.set + "'");
+  require(c.data.order == "reshuffle" || c.data.order == "fixed_cycle",
+          "data.order must be reshuffle or fixed_cycle, got '" + c.data.order + "'");
   require(c.network.skeleton == "nb201" || c.network.skeleton == "plain",
           "network.skeleton must be nb201 or plain, got '" + c.network.skeleton + "'");
   require(c.network.channels >= 1, "network.channels must be >= 1, got " + std::to_string(c.network.channels));
@@ -232,7 +235,8 @@ std::string to_yaml(const TrainConfig& c) {
   out << YAML::Key << "train_subset" << YAML::Value << c.data.train_subset;
   out << YAML::Key << "validation" << YAML::Value << c.data.validation;
   out << YAML::Key << "test_subset" << YAML::Value << c.data.test_subset;
-  out << YAML::Key << "normalize" << YAML::Value << c.data.normalize << YAML::EndMap;
+  out << YAML::Key << "normalize" << YAML::Value << c.data.normalize;
+  out << YAML::Key << "order" << YAML::Value << c.data.order << YAML::EndMap;
   out << YAML::Key << "network" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "skeleton" << YAML::Value << c.network.skeleton;
   out << YAML::Key << "cells_per_stage" << YAML::Value << c.network.cells_per_stage;

@@ -272,8 +272,8 @@ void gather_batch(const ImageSet& set, std::span<const std::int64_t> indices, co
 }
 
 BatchIterator::BatchIterator(std::int64_t count, std::int64_t batch, std::uint64_t seed, bool shuffle,
-                             bool drop_last)
-    : count_(count), batch_(batch), seed_(seed), shuffle_(shuffle), drop_last_(drop_last) {
+                             bool drop_last, bool fixed_cycle)
+    : count_(count), batch_(batch), seed_(seed), shuffle_(shuffle), drop_last_(drop_last), fixed_cycle_(fixed_cycle) {
   if (count < 1 || batch < 1) {
     throw std::invalid_argument("BatchIterator: need at least one sample and a batch >= 1 (got " +
                                 std::to_string(count) + " samples, batch " + std::to_string(batch) + ")");
@@ -318,8 +318,9 @@ void BatchIterator::reorder() {
   order_.resize(static_cast<std::size_t>(count_));
   std::iota(order_.begin(), order_.end(), std::int64_t{0});
   if (!shuffle_) return;
+  const std::int64_t epoch = fixed_cycle_ ? 0 : state_.epoch;
   std::seed_seq seq{static_cast<std::uint32_t>(seed_), static_cast<std::uint32_t>(seed_ >> 32),
-                    static_cast<std::uint32_t>(state_.epoch), static_cast<std::uint32_t>(state_.epoch >> 32)};
+                    static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(epoch >> 32)};
   std::mt19937_64 rng(seq);
   std::shuffle(order_.begin(), order_.end(), rng);
 }

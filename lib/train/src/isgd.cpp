@@ -25,26 +25,31 @@ IsgdConfig parse_isgd_config(const OptimizerConfig& config) {
                                     std::to_string(value));
       }
     } else {
-      throw std::invalid_argument("parse_isgd_config: unknown key optimizer." + key +
-                                  " for isgd; known: lr, momentum, weight_decay, nesterov, epsilon, zeta, window");
+      throw std::invalid_argument(
+          "parse_isgd_config: unknown key optimizer." + key +
+          " for isgd; known: lr, momentum, weight_decay, nesterov, epsilon, zeta, window");
     }
   }
   if (!(c.epsilon >= 0)) {
-    throw std::invalid_argument("parse_isgd_config: optimizer.epsilon must be >= 0, got " + std::to_string(c.epsilon));
+    throw std::invalid_argument("parse_isgd_config: optimizer.epsilon must be >= 0, got " +
+                                std::to_string(c.epsilon));
   }
   if (c.zeta < 0) {
-    throw std::invalid_argument("parse_isgd_config: optimizer.zeta must be >= 0, got " + std::to_string(c.zeta));
+    throw std::invalid_argument("parse_isgd_config: optimizer.zeta must be >= 0, got " +
+                                std::to_string(c.zeta));
   }
   if (c.window != 0 && c.window < 2) {
-    throw std::invalid_argument("parse_isgd_config: optimizer.window must be 0 (= batches per epoch) or >= 2, got " +
-                                std::to_string(c.window));
+    throw std::invalid_argument(
+        "parse_isgd_config: optimizer.window must be 0 (= batches per epoch) or >= 2, got " +
+        std::to_string(c.window));
   }
   return c;
 }
 
 LossControlChart::LossControlChart(std::int64_t window) : window_(window) {
   if (window < 2) {
-    throw std::invalid_argument("LossControlChart: the window must hold >= 2 losses, got " + std::to_string(window));
+    throw std::invalid_argument("LossControlChart: the window must hold >= 2 losses, got " +
+                                std::to_string(window));
   }
   losses_.reserve(static_cast<std::size_t>(window));
 }
@@ -96,8 +101,8 @@ void LossControlChart::restore(std::span<const double> losses) {
   next_ = 0;
 }
 
-IsgdExtraSteps isgd_extra_steps(std::span<float> weights, std::span<const float> previous_weights, double limit,
-                                double lr, const IsgdConfig& config, std::int64_t n_weights,
+IsgdExtraSteps isgd_extra_steps(std::span<float> weights, std::span<const float> previous_weights,
+                                double limit, double lr, const IsgdConfig& config, std::int64_t n_weights,
                                 const IsgdBatchModel& model) {
   if (weights.size() != previous_weights.size()) {
     throw std::invalid_argument("isgd_extra_steps: " + std::to_string(weights.size()) + " weights but " +

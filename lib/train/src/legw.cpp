@@ -33,14 +33,15 @@ LearningRatePlan learning_rate_plan(const TrainConfig& config, std::int64_t glob
   if (plan.schedule.warmup_epochs > static_cast<double>(config.epochs)) {
     throw std::invalid_argument("learning_rate_plan: schedule.scaling " + s.scaling + " at batch " +
                                 std::to_string(global_batch) + " warms up for " +
-                                std::to_string(plan.schedule.warmup_epochs) + " epochs, more than epochs = " +
-                                std::to_string(config.epochs) + "; raise epochs or lower schedule.base_warmup_epochs");
+                                std::to_string(plan.schedule.warmup_epochs) +
+                                " epochs, more than epochs = " + std::to_string(config.epochs) +
+                                "; raise epochs or lower schedule.base_warmup_epochs");
   }
   return plan;
 }
 
-double planned_learning_rate(const LearningRatePlan& plan, std::int64_t iteration, std::int64_t steps_per_epoch,
-                             std::int64_t total_epochs) {
+double planned_learning_rate(const LearningRatePlan& plan, std::int64_t iteration,
+                             std::int64_t steps_per_epoch, std::int64_t total_epochs) {
   return learning_rate(plan.schedule, plan.peak_lr, iteration, steps_per_epoch, total_epochs);
 }
 

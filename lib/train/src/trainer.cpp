@@ -31,8 +31,10 @@ void ensure_shape(tensor::Tensor& t, const tensor::Shape& shape) {
 
 const char* to_string(TrainStatus status) noexcept {
   switch (status) {
-    case TrainStatus::kOk: return "ok";
-    case TrainStatus::kDiverged: return "diverged";
+    case TrainStatus::kOk:
+      return "ok";
+    case TrainStatus::kDiverged:
+      return "diverged";
   }
   return "unknown";
 }
@@ -67,8 +69,8 @@ NetworkSpec make_network_spec(const NetworkConfig& config, const CellSpec& cell,
   return spec;
 }
 
-Trainer::Trainer(const TrainConfig& config, Network& network, const ImageSet& train, const ImageSet& validation,
-                 const ChannelStats& stats, comm::Communicator* group)
+Trainer::Trainer(const TrainConfig& config, Network& network, const ImageSet& train,
+                 const ImageSet& validation, const ChannelStats& stats, comm::Communicator* group)
     : config_(config),
       network_(network),
       train_(train),
@@ -78,7 +80,8 @@ Trainer::Trainer(const TrainConfig& config, Network& network, const ImageSet& tr
       allreduce_(comm::parse_algorithm(config.parallel.allreduce)),
       plan_(learning_rate_plan(config, std::min<std::int64_t>(config.batch, train.count))),
       optimizer_(make_optimizer(config.optimizer)),
-      batches_(train.count, std::min<std::int64_t>(config.batch, train.count), config.seed, true, true) {
+      batches_(train.count, std::min<std::int64_t>(config.batch, train.count), config.seed, true, true,
+               config.data.order == "fixed_cycle") {
   validate_train_config(config);
   const std::int64_t global_batch = std::min<std::int64_t>(config.batch, train.count);
   if (global_batch < group_size()) {
@@ -119,7 +122,8 @@ double Trainer::shard_loss(std::span<const std::int64_t> batch) {
   const auto n = static_cast<std::int64_t>(batch.size());
   const std::int64_t g = group_size();
   const std::int64_t r = group_rank();
-  const auto shard = batch.subspan(static_cast<std::size_t>(r * n / g), static_cast<std::size_t>((r + 1) * n / g - r * n / g));
+  const auto shard = batch.subspan(static_cast<std::size_t>(r * n / g),
+                                   static_cast<std::size_t>((r + 1) * n / g - r * n / g));
   const auto m = static_cast<std::int64_t>(shard.size());
   ensure_shape(x_, tensor::Shape{m, train_.channels, train_.height, train_.width});
   labels_.resize(shard.size());
@@ -153,7 +157,8 @@ double Trainer::train_step(std::span<const std::int64_t> batch) {
   }
   auto weights = network_.parameters().values();
   if (chart_) previous_weights_.assign(weights.begin(), weights.end());
-  optimizer_->step(weights, network_.parameters().grads(), StepInfo{lr, loss, iteration_, batches_.state().epoch});
+  optimizer_->step(weights, network_.parameters().grads(),
+                   StepInfo{lr, loss, iteration_, batches_.state().epoch});
   if (chart_) isgd_after_step(batch, loss, lr);
   ++iteration_;
   return loss;
@@ -170,12 +175,13 @@ void Trainer::isgd_after_step(std::span<const std::int64_t> batch, double loss, 
                                shard_gradient();
                                return std::span<const float>(network_.parameters().grads());
                              }};
-  isgd_report_.extra = isgd_extra_steps(network_.parameters().values(), previous_weights_, isgd_report_.limit, lr,
-                                        isgd_, network_.parameter_count(), model);
+  isgd_report_.extra = isgd_extra_steps(network_.parameters().values(), previous_weights_, isgd_report_.limit,
+                                        lr, isgd_, network_.parameter_count(), model);
 }
 
 void Trainer::average_batch_norm_statistics() {
-  if (group_size() < 2 || config_.parallel.sync_batch_norm) return;  // synchronised statistics are equal already
+  if (group_size() < 2 || config_.parallel.sync_batch_norm)
+    return;  // synchronised statistics are equal already
   auto states = network_.parameters().states();
   group_->allreduce(states, comm::ReduceOp::sum, allreduce_);
   const float inverse = 1.0f / static_cast<float>(group_size());
@@ -209,7 +215,8 @@ Evaluation Trainer::evaluate(const ImageSet& set) {
       const tensor::Tensor& logits = network_.forward(x, /*training=*/false);
       const std::span<const std::int32_t> y(labels);
       sums[0] += static_cast<double>(tensor::count_correct(logits, y));
-      sums[1] += static_cast<double>(tensor::softmax_cross_entropy(logits, y, nullptr)) * static_cast<double>(n);
+      sums[1] +=
+          static_cast<double>(tensor::softmax_cross_entropy(logits, y, nullptr)) * static_cast<double>(n);
     }
   }
   sum_over_group(sums);
@@ -269,7 +276,8 @@ TrainResult Trainer::fit(const std::function<void(const EpochReport&)>& on_epoch
 }
 
 TrainResult train_network(const TrainConfig& config, const CellSpec& cell,
-                          const std::function<void(const EpochReport&)>& on_epoch, comm::Communicator* group) {
+                          const std::function<void(const EpochReport&)>& on_epoch,
+                          comm::Communicator* group) {
   validate_train_config(config);
   if (config.threads > 0) tensor::set_num_threads(config.threads);
   const auto start = Clock::now();

@@ -11,7 +11,8 @@
 namespace alphax::train {
 namespace {
 
-std::vector<NamedTensor> copy_tensors(const std::vector<ParameterInfo>& infos, std::span<const float> buffer) {
+std::vector<NamedTensor> copy_tensors(const std::vector<ParameterInfo>& infos,
+                                      std::span<const float> buffer) {
   std::vector<NamedTensor> out;
   out.reserve(infos.size());
   for (const auto& info : infos) {
@@ -39,7 +40,9 @@ void copy_matching(const std::vector<NamedTensor>& source, const std::vector<Par
   }
 }
 
-std::string canonical_op(const std::string& op) { return op == "identity" ? std::string("skip_connect") : op; }
+std::string canonical_op(const std::string& op) {
+  return op == "identity" ? std::string("skip_connect") : op;
+}
 
 // Edge ops of a cell by (from, to), without "none" edges.
 std::map<std::pair<std::int32_t, std::int32_t>, std::string> edge_ops(const CellSpec& cell) {
@@ -113,7 +116,8 @@ class ByteReader {
     return p;
   }
   [[noreturn]] static void truncated() {
-    throw std::runtime_error("deserialize_weights: the weights message is truncated; run the same alphax binary on every rank");
+    throw std::runtime_error(
+        "deserialize_weights: the weights message is truncated; run the same alphax binary on every rank");
   }
 
   std::span<const std::byte> bytes_;
@@ -140,7 +144,8 @@ std::vector<NamedTensor> read_tensors(ByteReader& in) {
     std::int64_t size = 1;
     for (const auto d : t.shape) size *= d;
     if (size != static_cast<std::int64_t>(t.values.size())) {
-      throw std::runtime_error("deserialize_weights: tensor '" + t.name + "' has " + std::to_string(t.values.size()) +
+      throw std::runtime_error("deserialize_weights: tensor '" + t.name + "' has " +
+                               std::to_string(t.values.size()) +
                                " values for its shape; the message is corrupt");
     }
     tensors.push_back(std::move(t));
@@ -167,7 +172,8 @@ TransferReport load_matching_weights(const NetworkWeights& source, Network& netw
 
 std::int64_t epochs_with_parent(const TrainConfig& config) {
   // The small tolerance keeps 0.5 · 4 = 2 from rounding up to 3 through floating-point noise.
-  const double epochs = std::ceil(config.transfer.epochs_fraction * static_cast<double>(config.epochs) - 1e-9);
+  const double epochs =
+      std::ceil(config.transfer.epochs_fraction * static_cast<double>(config.epochs) - 1e-9);
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(epochs));
 }
 
@@ -208,13 +214,15 @@ NetworkWeights deserialize_weights(std::span<const std::byte> bytes) {
   }
   const auto version = in.get<std::uint32_t>();
   if (version != kWeightsVersion) {
-    throw std::runtime_error("deserialize_weights: weights format version " + std::to_string(version) + ", expected " +
-                             std::to_string(kWeightsVersion) + "; run the same alphax binary on every rank");
+    throw std::runtime_error("deserialize_weights: weights format version " + std::to_string(version) +
+                             ", expected " + std::to_string(kWeightsVersion) +
+                             "; run the same alphax binary on every rank");
   }
   NetworkWeights weights;
   weights.parameters = read_tensors(in);
   weights.states = read_tensors(in);
-  if (!in.done()) throw std::runtime_error("deserialize_weights: trailing bytes after the weights; the message is corrupt");
+  if (!in.done())
+    throw std::runtime_error("deserialize_weights: trailing bytes after the weights; the message is corrupt");
   return weights;
 }
 
@@ -227,7 +235,8 @@ WeightCache::WeightCache(std::int64_t capacity) : capacity_(capacity) {
 
 void WeightCache::insert(std::string key, CellSpec cell, std::shared_ptr<const NetworkWeights> weights) {
   std::int64_t pins = 0;
-  const auto same = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+  const auto same =
+      std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
   if (same != entries_.end()) {
     pins = same->pins;
     entries_.erase(same);
@@ -236,7 +245,8 @@ void WeightCache::insert(std::string key, CellSpec cell, std::shared_ptr<const N
   trim();
 }
 
-std::optional<WeightCache::Match> WeightCache::closest(const CellSpec& cell, std::int64_t max_distance) const {
+std::optional<WeightCache::Match> WeightCache::closest(const CellSpec& cell,
+                                                       std::int64_t max_distance) const {
   std::optional<Match> best;
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {  // most recent first: it wins ties
     const std::int64_t d = cell_distance(cell, it->cell);
@@ -247,7 +257,8 @@ std::optional<WeightCache::Match> WeightCache::closest(const CellSpec& cell, std
 }
 
 void WeightCache::pin(const std::string& key) {
-  const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+  const auto it =
+      std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
   if (it == entries_.end()) throw std::out_of_range("WeightCache::pin: no cached network '" + key + "'");
   Entry entry = std::move(*it);
   entries_.erase(it);
@@ -256,7 +267,8 @@ void WeightCache::pin(const std::string& key) {
 }
 
 void WeightCache::unpin(const std::string& key) {
-  const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+  const auto it =
+      std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
   if (it == entries_.end()) return;
   if (it->pins > 0) --it->pins;
   trim();
@@ -266,7 +278,8 @@ void WeightCache::restore(std::vector<Entry> entries) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
       if (entries[i].key == entries[j].key) {
-        throw std::invalid_argument("WeightCache::restore: the network '" + entries[i].key + "' appears twice");
+        throw std::invalid_argument("WeightCache::restore: the network '" + entries[i].key +
+                                    "' appears twice");
       }
     }
   }

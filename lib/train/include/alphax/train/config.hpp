@@ -37,6 +37,7 @@ struct DataConfig {
   std::int64_t validation = 5000;  ///< images carved from the training set for validation
   std::int64_t test_subset = 0;    ///< test images evaluated (0 = all)
   bool normalize = true;           ///< per-channel mean/std of the training split
+  std::string order = "reshuffle";  ///< batch order: reshuffle (every epoch) or fixed_cycle (shuffled once)
 };
 
 /// \brief The `network:` block.

@@ -78,12 +78,15 @@ struct BatchIteratorState {
 };
 
 /// \brief Hands out the sample indices of mini-batches, in an order reshuffled every epoch from
-/// (seed, epoch) — so a saved state restores the exact same sequence.
+/// (seed, epoch) — so a saved state restores the exact same sequence — or, with `fixed_cycle`,
+/// shuffled once and then repeated every epoch (the same batches in the same order, as a data
+/// reader cycling through a pre-shuffled file does; ISGD's paper trains that way).
 class BatchIterator {
  public:
   /// \brief Batches of `batch` indices over [0, count); `shuffle` false keeps the natural order;
   /// `drop_last` skips a final partial batch. Throws std::invalid_argument on count or batch < 1.
-  BatchIterator(std::int64_t count, std::int64_t batch, std::uint64_t seed, bool shuffle, bool drop_last);
+  BatchIterator(std::int64_t count, std::int64_t batch, std::uint64_t seed, bool shuffle, bool drop_last,
+                bool fixed_cycle = false);
 
   /// \brief The next batch of the current epoch, or an empty span when the epoch is done (call
   /// next_epoch()). The span stays valid until the next call.
@@ -105,6 +108,7 @@ class BatchIterator {
   std::uint64_t seed_;
   bool shuffle_;
   bool drop_last_;
+  bool fixed_cycle_;
   BatchIteratorState state_;
   std::vector<std::int64_t> order_;
 };

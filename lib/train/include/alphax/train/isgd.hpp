@@ -84,8 +84,8 @@ struct IsgdExtraSteps {
 /// \brief ISGD's sub-problem on one under-trained batch: while ψ(w) > limit and fewer than `zeta`
 /// updates were taken, w -= lr·((ψ − limit)·∇ψ + (ε/n_w)(w − w_prev)). `n_weights` is n_w (the
 /// true parameter count). Each iteration evaluates ψ once (and ∇ψ only when it updates).
-IsgdExtraSteps isgd_extra_steps(std::span<float> weights, std::span<const float> previous_weights, double limit,
-                                double lr, const IsgdConfig& config, std::int64_t n_weights,
+IsgdExtraSteps isgd_extra_steps(std::span<float> weights, std::span<const float> previous_weights,
+                                double limit, double lr, const IsgdConfig& config, std::int64_t n_weights,
                                 const IsgdBatchModel& model);
 
 }  // namespace alphax::train

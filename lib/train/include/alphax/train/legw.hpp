@@ -17,8 +17,8 @@ namespace alphax::train {
 
 /// \brief The peak learning rate and the schedule a run actually uses.
 struct LearningRatePlan {
-  double peak_lr = 0;        ///< η after warm-up
-  ScheduleConfig schedule;   ///< with warmup_epochs resolved
+  double peak_lr = 0;       ///< η after warm-up
+  ScheduleConfig schedule;  ///< with warmup_epochs resolved
 };
 
 /// \brief The plan for `config` at global batch `global_batch`. Throws std::invalid_argument when

@@ -31,14 +31,14 @@ enum class TrainStatus { kOk, kDiverged };
 
 /// \brief What one epoch did.
 struct EpochReport {
-  std::int64_t epoch = 0;              ///< from 1
-  double train_loss = 0;               ///< mean batch loss of the epoch
-  double validation_accuracy = 0;      ///< percent; NaN without a validation set
-  double lr = 0;                       ///< learning rate of the epoch's last step
-  double seconds = 0;                  ///< wall time since the start of training
-  double train_seconds = 0;            ///< wall time of the training steps alone (no validation), cumulative
-  std::int64_t isgd_batches = 0;       ///< ISGD: batches of the epoch over the control limit
-  std::int64_t isgd_extra_steps = 0;   ///< ISGD: extra steps taken in the epoch
+  std::int64_t epoch = 0;             ///< from 1
+  double train_loss = 0;              ///< mean batch loss of the epoch
+  double validation_accuracy = 0;     ///< percent; NaN without a validation set
+  double lr = 0;                      ///< learning rate of the epoch's last step
+  double seconds = 0;                 ///< wall time since the start of training
+  double train_seconds = 0;           ///< wall time of the training steps alone (no validation), cumulative
+  std::int64_t isgd_batches = 0;      ///< ISGD: batches of the epoch over the control limit
+  std::int64_t isgd_extra_steps = 0;  ///< ISGD: extra steps taken in the epoch
 };
 
 /// \brief The outcome of a run.
@@ -48,8 +48,8 @@ struct TrainResult {
   double validation_accuracy = 0;  ///< percent, after the last epoch (NaN without a validation set)
   double test_accuracy = 0;        ///< percent (NaN when not evaluated)
   std::int64_t parameters = 0;
-  std::int64_t flops = 0;          ///< forward FLOPs per image
-  double seconds = 0;              ///< training + evaluation wall time
+  std::int64_t flops = 0;  ///< forward FLOPs per image
+  double seconds = 0;      ///< training + evaluation wall time
 };
 
 /// \brief Accuracy and mean loss of a network over a set.
@@ -72,13 +72,14 @@ struct PreparedData {
 [[nodiscard]] PreparedData prepare_data(const DataConfig& config, std::uint64_t seed);
 
 /// \brief The NetworkSpec of a config, a cell and the input set (channels, size, classes).
-[[nodiscard]] NetworkSpec make_network_spec(const NetworkConfig& config, const CellSpec& cell, const ImageSet& data);
+[[nodiscard]] NetworkSpec make_network_spec(const NetworkConfig& config, const CellSpec& cell,
+                                            const ImageSet& data);
 
 /// \brief What ISGD did on the last batch.
 struct IsgdStepReport {
-  double limit = 0;              ///< the control limit the batch loss was compared with (+inf until the window is full)
-  bool over_limit = false;       ///< the batch loss was above it
-  IsgdExtraSteps extra;          ///< the extra steps (empty when not over the limit)
+  double limit = 0;  ///< the control limit the batch loss was compared with (+inf until the window is full)
+  bool over_limit = false;  ///< the batch loss was above it
+  IsgdExtraSteps extra;     ///< the extra steps (empty when not over the limit)
 };
 
 /// \brief Trains one network, alone or as one replica of a data-parallel group.

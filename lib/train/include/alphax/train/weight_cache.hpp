@@ -93,7 +93,8 @@ class WeightCache {
   /// \brief The entry with the smallest cell_distance to `cell` (ties: the most recent), or none
   /// when the cache is empty or every entry is farther than `max_distance` (0 = no limit).
   [[nodiscard]] std::optional<Match> closest(const CellSpec& cell, std::int64_t max_distance = 0) const;
-  /// \brief Marks `key` as used (most recent) and keeps it until unpin(); throws std::out_of_range for an unknown key.
+  /// \brief Marks `key` as used (most recent) and keeps it until unpin(); throws std::out_of_range for an
+  /// unknown key.
   void pin(const std::string& key);
   /// \brief Releases one pin of `key` and trims the cache to its capacity; unknown keys are ignored.
   void unpin(const std::string& key);
