@@ -22,6 +22,7 @@
 # comm.csv, comm_model.csv of each job), then bench/comm/netns_report.py DIR: DIR/comm.csv
 # (medians over the jobs), DIR/jobs.csv, DIR/comm_model.csv, DIR/summary.md and DIR/netns.png.
 set -euo pipefail
+command_line=("$0" "$@")
 
 ranks_list="2,3,4,6,8"
 size="16M"
@@ -68,6 +69,16 @@ bench_command=(bench comm)
 [ "$(basename "$alphax")" = alphax-bench-comm ] && bench_command=(comm)
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
+
+# Provenance of every call: when, which commit, which machine, the exact command (read by the report).
+record_run() {  # dir command...
+  local dir="$1"; shift
+  {
+    echo "- $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$here" diff --quiet HEAD -- lib apps bench/comm bench/comm-netns.sh 2>/dev/null || echo '+changes'): \`$*\`"
+    echo "  machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(mpirun --version 2>/dev/null | head -1), kernel $(uname -r)"
+  } >>"$dir/runs.md"
+}
+record_run "$out" "${command_line[@]}"
 
 subnet_prefix="10.213.77"
 if ip -o addr | grep -q " ${subnet_prefix}\."; then

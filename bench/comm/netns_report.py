@@ -37,6 +37,15 @@ def mpi_model_seconds(op, name, p, n, alpha, beta, segment=1 << 20):
     return float("nan")
 
 
+def runs_section(directory):
+    """The calls that produced DIR (bench script's runs.md: time, commit, machine, command)."""
+    path = os.path.join(directory, "runs.md")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return ["Produced by these calls (UTC time, commit, machine, command):", "", f.read().rstrip(), ""]
+
+
 COLUMNS = ["op", "algorithm", "ranks", "bytes", "time_us_median", "time_us_min", "algbw_GBps", "busbw_GBps"]
 
 
@@ -87,6 +96,7 @@ def main(directory):
     ranks = sorted(data.ranks.unique())
     n = int(data.bytes.iloc[0])
     lines = [f"# lib/comm on a shaped multi-host network: {n / 2**20:.0f} MiB, P = {', '.join(map(str, ranks))}", ""]
+    lines += runs_section(directory)
     njobs = jobs.groupby("ranks").job.nunique()
     lines.append("Median ms: each job's median over its repeats, then the median over the jobs "
                  f"({', '.join(f'P = {p}: {njobs.loc[p]}' for p in ranks)} jobs). In parentheses the α-β model's "

@@ -14,6 +14,7 @@
 # columns of comm.csv), DIR/comm.csv (= the tuned one) and DIR/summary.md (tables, paired ratios).
 # Time it alone on the machine: nothing else may run on the two cores meanwhile.
 set -euo pipefail
+command_line=("$0" "$@")
 
 out=""
 jobs=3
@@ -43,6 +44,16 @@ fi
 bench_command=(bench comm)
 [ "$(basename "$alphax")" = alphax-bench-comm ] && bench_command=(comm)
 mkdir -p "$out"
+
+# Provenance of every call: when, which commit, which machine, the exact command (read by the report).
+record_run() {  # dir command...
+  local dir="$1"; shift
+  {
+    echo "- $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$here" diff --quiet HEAD -- lib apps bench/comm bench/comm-netns.sh 2>/dev/null || echo '+changes'): \`$*\`"
+    echo "  machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(mpirun --version 2>/dev/null | head -1), kernel $(uname -r)"
+  } >>"$dir/runs.md"
+}
+record_run "$out" "${command_line[@]}"
 
 run_job() {  # dir [env assignments...]
   local dir="$1"; shift

@@ -17,6 +17,15 @@ ENVS = {"tuned": "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=4294967295", "defaul
 OPS = ["bcast", "reduce", "allreduce"]
 
 
+def runs_section(directory):
+    """The calls that produced DIR (bench script's runs.md: time, commit, machine, command)."""
+    path = os.path.join(directory, "runs.md")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return ["Produced by these calls (UTC time, commit, machine, command):", "", f.read().rstrip(), ""]
+
+
 def is_alphax(algorithm):
     return not algorithm.startswith("mpi")
 
@@ -60,6 +69,7 @@ def size_name(n):
 
 def main(directory):
     lines = ["# lib/comm on shared memory: P = 2 ranks bound to cores", ""]
+    lines += runs_section(directory)
     ratio_tables = {}
     for env, description in ENVS.items():
         data = load(directory, env)
