@@ -18,6 +18,8 @@ void add_run_commands(CLI::App& app, CommandContext& context);
 void add_bench_comm_command(CLI::App& bench, CommandContext& context);
 /// \brief `alphax bench search` (cmd_bench_search.cpp).
 void add_bench_search_command(CLI::App& bench, CommandContext& context);
+/// \brief `alphax bench master` (cmd_bench_master.cpp).
+void add_bench_master_command(CLI::App& bench, CommandContext& context);
 /// \brief `alphax bench train` (cmd_bench_train.cpp).
 void add_bench_train_command(CLI::App& bench, CommandContext& context);
 

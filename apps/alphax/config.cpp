@@ -177,6 +177,7 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   Section trainers(top.map("trainers"), "trainers");
   config.group_size = static_cast<int>(trainers.get_count("group_size", 1, 1));
   config.pace_seconds = trainers.get_seconds("pace_seconds", 0.0);
+  config.pace_scale = trainers.get_seconds("pace_scale", 0.0);
   trainers.reject_unknown();
   Section comm(top.map("comm"), "comm");
   config.comm_algorithm = comm.get_choice("algorithm", "auto", {"auto", "lp", "ring", "mpi", "nccl"});

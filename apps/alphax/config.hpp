@@ -43,6 +43,8 @@ struct RunConfig {
 
   int group_size = 1;
   double pace_seconds = 0.0;  ///< trainers: minimum wall seconds per evaluation (demos, signal tests)
+  double pace_scale = 0.0;    ///< trainers: an evaluation lasts at least pace_scale x its train_seconds
+                              ///< (makes a table's simulated durations real: scale benchmarks)
   std::string comm_algorithm = "auto";
   std::int64_t comm_block_bytes = 0;
 

@@ -36,12 +36,22 @@ double train_cost_units(const search::CellGraph& cell) {
   return units;
 }
 
-VirtualClock virtual_clock_for(const RunConfig& config, const search::SearchSpace& space) {
+VirtualClock virtual_clock_for(const RunConfig& config, const search::SearchSpace& space, search::Evaluator* table) {
   VirtualClock clock;
-  if (config.evaluator["name"].as<std::string>() == "table") {
-    clock.result_seconds = [](const search::EvalResult& r) { return r.train_seconds; };
-  } else {
+  if (config.evaluator["name"].as<std::string>() != "table") {
     clock.dispatch_cost = [&space](const search::Genome& genome) { return train_cost_units(space.to_cell(genome)); };
+    return clock;
+  }
+  clock.result_seconds = [](const search::EvalResult& r) { return r.train_seconds; };
+  if (table) {
+    // A table lookup on rank 0 is cheap; an architecture the table lacks costs 0 (it fails at once).
+    clock.dispatch_cost = [table, &space](const search::Genome& genome) {
+      try {
+        return table->evaluate(space, genome).train_seconds;
+      } catch (const std::exception&) {
+        return 0.0;
+      }
+    };
   }
   return clock;
 }

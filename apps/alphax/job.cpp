@@ -46,6 +46,8 @@ struct MasterSide {
   std::unique_ptr<Master> master;
   double elapsed_offset = 0.0;
   std::string resumed_from;
+  double decision_seconds = 0.0;  // wall time rank 0 spent deciding and sending (N > 1)
+  std::uint64_t dispatched_at_start = 0;
 };
 
 std::unique_ptr<MasterSide> prepare_master(const RunRequest& request, int world_size) {
@@ -70,7 +72,7 @@ std::unique_ptr<MasterSide> prepare_master(const RunRequest& request, int world_
                       "; run without --restart to start a new search");
 
   auto options = MasterOptions::from(config);
-  const VirtualClock clock = virtual_clock_for(config, *side->space);
+  const VirtualClock clock = virtual_clock_for(config, *side->space, side->evaluator.get());
   options.virtual_seconds = clock.result_seconds;
   options.dispatch_cost = clock.dispatch_cost;
   if (const auto* train = dynamic_cast<const TrainEvaluator*>(side->evaluator.get()); train && train->transfer_enabled()) {
@@ -147,13 +149,8 @@ class ProgressReporter {
   double last_ = 0.0;
 };
 
-search::EvalResult evaluate_safely(search::Evaluator& evaluator, const search::SearchSpace& space,
-                                   const search::Genome& genome, double pace_seconds) {
-  const auto pace_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(pace_seconds));
-  struct Pace {  // trainers.pace_seconds: an evaluation takes at least this long (demos, signal tests)
-    Clock::time_point until;
-    ~Pace() { std::this_thread::sleep_until(until); }
-  } pace{pace_until};
+search::EvalResult evaluate_once(search::Evaluator& evaluator, const search::SearchSpace& space,
+                                 const search::Genome& genome) {
   try {
     auto result = evaluator.evaluate(space, genome);
     if (result.status == search::EvalStatus::ok && !std::isfinite(result.objective)) {
@@ -169,12 +166,25 @@ search::EvalResult evaluate_safely(search::Evaluator& evaluator, const search::S
   }
 }
 
+// An evaluation that throws is `failed`; trainers.pace_seconds / pace_scale stretch it to a
+// minimum wall time (demos, signal tests, the master-at-scale benchmark).
+search::EvalResult evaluate_safely(search::Evaluator& evaluator, const search::SearchSpace& space,
+                                   const search::Genome& genome, const RunConfig& config) {
+  const auto started = Clock::now();
+  auto result = evaluate_once(evaluator, space, genome);
+  const double hold = std::max(config.pace_seconds, config.pace_scale * result.train_seconds);
+  if (hold > 0)
+    std::this_thread::sleep_until(started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(hold)));
+  return result;
+}
+
 bool should_preempt(const RunConfig& config, double session_seconds) {
   if (stop_signal_received() != 0) return true;
   return config.max_wall_seconds > 0 && session_seconds >= config.max_wall_seconds;
 }
 
-void announce_start(const MasterSide& side) {
+void announce_start(MasterSide& side) {
+  side.dispatched_at_start = side.master->dispatched();
   const RunConfig& c = side.config;
   std::printf("alphax run '%s': %d rank(s), %d trainer group(s) of %d, strategy %s, evaluator %s, budget %llu, output %s\n",
               c.name.c_str(), side.world_size, side.master->num_groups(), side.world_size > 1 ? c.group_size : 1,
@@ -196,6 +206,11 @@ int announce_end(const MasterSide& side, double session_seconds, std::uint64_t r
   if (m.best().valid)
     std::printf("alphax run: best objective %.4f (report %.4f): %s\n", m.best().result.objective,
                 m.best().result.report, side.space->format(m.best().genome).c_str());
+  const auto decisions = m.dispatched() - side.dispatched_at_start;
+  if (side.world_size > 1 && decisions > 0)
+    std::printf("alphax run: the master spent %.3f s deciding and sending %llu evaluations (%.3f ms each)\n",
+                side.decision_seconds, static_cast<unsigned long long>(decisions),
+                1e3 * side.decision_seconds / static_cast<double>(decisions));
   std::fflush(stdout);
   return preempted ? kExitRequeue : 0;
 }
@@ -217,7 +232,7 @@ int run_alone(MasterSide& side) {
     const Dispatch d = pending.front();
     auto* train = side.transfer ? dynamic_cast<TrainEvaluator*>(side.evaluator.get()) : nullptr;
     if (train) train->set_parent(side.transfer->parent_of(d.eval_id));
-    const auto result = evaluate_safely(*side.evaluator, *side.space, d.genome, side.config.pace_seconds);
+    const auto result = evaluate_safely(*side.evaluator, *side.space, d.genome, side.config);
     if (train) side.transfer->on_arrival(d.eval_id, train->take_trained());
     pending = master.on_result(d.group, result, side.elapsed_offset + session());
     progress.maybe_print(session(), results_at_start);
@@ -237,18 +252,19 @@ int run_master(MasterSide& side, MPI_Comm control) {
   std::vector<std::int64_t> expected(static_cast<std::size_t>(groups), -1);
 
   WeightTransfer* transfer = side.transfer.get();
-  auto send = [&](const std::vector<Dispatch>& dispatches) {
-    for (const auto& d : dispatches) {
-      const auto g = static_cast<std::size_t>(d.group);
-      send_work(WorkOrder{false, 0, d.eval_id, transfer != nullptr, d.genome}, leader(d.group), control);
-      if (transfer) {
-        const auto parent = transfer->parent_of(d.eval_id);
-        send_bytes(parent ? train::serialize_weights(*parent) : std::vector<std::byte>{}, leader(d.group), kTagWeights,
-                   control);
-      }
-      expected[g] = d.eval_id;
-      MPI_Irecv(&inbox[g], sizeof(ResultMessage), MPI_BYTE, leader(d.group), kTagResult, control, &requests[g]);
+  auto send_one = [&](const Dispatch& d) {
+    const auto g = static_cast<std::size_t>(d.group);
+    send_work(WorkOrder{false, 0, d.eval_id, transfer != nullptr, d.genome}, leader(d.group), control);
+    if (transfer) {
+      const auto parent = transfer->parent_of(d.eval_id);
+      send_bytes(parent ? train::serialize_weights(*parent) : std::vector<std::byte>{}, leader(d.group), kTagWeights,
+                 control);
     }
+    expected[g] = d.eval_id;
+    MPI_Irecv(&inbox[g], sizeof(ResultMessage), MPI_BYTE, leader(d.group), kTagResult, control, &requests[g]);
+  };
+  auto send = [&](const std::vector<Dispatch>& dispatches) {
+    for (const auto& d : dispatches) send_one(d);
   };
 
   // With weight transfer every result is followed by the trained network (empty after a failure).
@@ -261,7 +277,16 @@ int run_master(MasterSide& side, MPI_Comm control) {
 
   const std::uint64_t results_at_start = master.results();
   ProgressReporter progress(side, side.config.progress_seconds);
-  send(master.start(side.elapsed_offset));
+  // The master's own cost (decisions + sends), for the closing line and the scale benchmark.
+  auto timed = [&](auto&& decide) {
+    const auto d0 = Clock::now();
+    send(decide());
+    side.decision_seconds += std::chrono::duration<double>(Clock::now() - d0).count();
+  };
+  // The first wave streams: a group starts as soon as its proposal is made, not after all of them.
+  const auto start0 = Clock::now();
+  master.start(side.elapsed_offset, send_one);
+  side.decision_seconds += std::chrono::duration<double>(Clock::now() - start0).count();
   while (!master.done()) {
     if (should_preempt(side.config, session())) {
       master.preempt(side.elapsed_offset + session());
@@ -277,7 +302,7 @@ int run_master(MasterSide& side, MPI_Comm control) {
                                  std::to_string(inbox[g].eval_id) + ", expected " + std::to_string(expected[g]));
       expected[g] = -1;
       receive_trained(index);
-      send(master.on_result(index, inbox[g].to_result(), side.elapsed_offset + session()));
+      timed([&] { return master.on_result(index, inbox[g].to_result(), side.elapsed_offset + session()); });
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
@@ -313,7 +338,7 @@ int run_trainer(const RunConfig& config, MPI_Comm control, MPI_Comm group) {
       train->set_parent(bytes.empty() ? nullptr
                                       : std::make_shared<const train::NetworkWeights>(train::deserialize_weights(bytes)));
     }
-    const auto result = evaluate_safely(*evaluator, *space, order.genome, config.pace_seconds);
+    const auto result = evaluate_safely(*evaluator, *space, order.genome, config);
     if (leader) {
       const ResultMessage message = ResultMessage::from(order.eval_id, result);
       MPI_Send(&message, sizeof message, MPI_BYTE, 0, kTagResult, control);
@@ -327,7 +352,7 @@ int run_trainer(const RunConfig& config, MPI_Comm control, MPI_Comm group) {
 
 }  // namespace
 
-int run_search_job(const RunRequest& request, MPI_Comm world) {
+int run_search_job(const RunRequest& request, MPI_Comm world, JobStats* stats) {
   int rank = 0;
   int size = 1;
   MPI_Comm_rank(world, &rank);
@@ -358,7 +383,16 @@ int run_search_job(const RunRequest& request, MPI_Comm world) {
 
   if (rank != 0) return run_trainer(config, control.get(), group.get());
   announce_start(*side);
-  return size == 1 ? run_alone(*side) : run_master(*side, control.get());
+  const auto t0 = Clock::now();
+  const int code = size == 1 ? run_alone(*side) : run_master(*side, control.get());
+  if (stats) {
+    stats->session_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    stats->decision_seconds = side->decision_seconds;
+    stats->dispatched = side->master->dispatched() - side->dispatched_at_start;
+    stats->groups = side->master->num_groups();
+    stats->log = side->log->path();
+  }
+  return code;
 }
 
 int validate_config(const RunRequest& request, int ranks) {

@@ -17,10 +17,11 @@ int main(int argc, char** argv) {
   try {
     alphax::app::add_run_commands(app, context);
     alphax::app::add_train_command(app, context);
-    CLI::App* bench = app.add_subcommand("bench", "Benchmarks: comm, search, train");
+    CLI::App* bench = app.add_subcommand("bench", "Benchmarks: comm, search, master, train");
     bench->require_subcommand(1);
     alphax::app::add_bench_comm_command(*bench, context);
     alphax::app::add_bench_search_command(*bench, context);
+    alphax::app::add_bench_master_command(*bench, context);
     alphax::app::add_bench_train_command(*bench, context);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

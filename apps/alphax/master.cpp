@@ -40,32 +40,35 @@ double Master::virtual_seconds(const InFlight& flight, const search::EvalResult&
   return std::isfinite(seconds) && seconds > 0.0 ? seconds : 0.0;
 }
 
-int Master::busy_groups() const {
-  int busy = 0;
-  for (const auto& g : groups_) busy += g.flight && !g.result ? 1 : 0;
-  return busy;
+Master::GroupKey Master::running_key(int g) const {
+  const auto& flight = *groups_[static_cast<std::size_t>(g)].flight;
+  return {flight.dispatch_virtual + std::max(0.0, flight.known_seconds), g};
 }
 
 std::vector<Dispatch> Master::start(double now) {
   std::vector<Dispatch> out;
+  start(now, [&out](const Dispatch& d) { out.push_back(d); });
+  return out;
+}
+
+void Master::start(double now, const DispatchSink& send) {
   checkpoint_wall_ = now;
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     auto& group = groups_[g];
     if (!group.flight) continue;
     group.flight->dispatch_wall = now;
-    out.push_back({static_cast<int>(g), group.flight->eval_id, group.flight->proposal.genome});
+    send({static_cast<int>(g), group.flight->eval_id, group.flight->proposal.genome});
   }
-  fill_idle(now, out);
+  fill_idle(now, send);
   update_phase(now);
-  return out;
 }
 
-void Master::fill_idle(double now, std::vector<Dispatch>& out) {
+void Master::fill_idle(double now, const DispatchSink& send) {
   for (std::size_t g = 0; g < groups_.size(); ++g)
-    if (!groups_[g].flight) dispatch_to(static_cast<int>(g), now, out);
+    if (!groups_[g].flight) dispatch_to(static_cast<int>(g), now, send);
 }
 
-void Master::dispatch_to(int g, double now, std::vector<Dispatch>& out) {
+void Master::dispatch_to(int g, double now, const DispatchSink& send) {
   if (phase_ != MasterPhase::running || target_reached_ || no_more_proposals_ ||
       dispatched_ >= options_.max_evaluations)
     return;
@@ -80,33 +83,21 @@ void Master::dispatch_to(int g, double now, std::vector<Dispatch>& out) {
   auto& group = groups_[static_cast<std::size_t>(g)];
   group.flight = InFlight{proposal, static_cast<std::int64_t>(dispatched_), now, group.clock,
                           known_seconds(proposal.genome)};
+  running_.insert(running_key(g));
+  ++in_flight_;
   ++dispatched_;
-  out.push_back({g, group.flight->eval_id, proposal.genome});
-  if (options_.on_dispatch) options_.on_dispatch(out.back());
+  const Dispatch dispatch{g, group.flight->eval_id, proposal.genome};
+  if (options_.on_dispatch) options_.on_dispatch(dispatch);
+  send(dispatch);
 }
 
 std::optional<int> Master::next_consumable() const {
-  std::optional<int> best;
-  double best_finish = 0.0;
-  for (std::size_t g = 0; g < groups_.size(); ++g) {
-    const auto& group = groups_[g];
-    if (!group.result) continue;
-    if (options_.order == ResultOrder::arrival) return static_cast<int>(g);
-    const double finish = group.flight->dispatch_virtual + virtual_seconds(*group.flight, *group.result);
-    if (!best || finish < best_finish) {
-      best = static_cast<int>(g);
-      best_finish = finish;
-    }
-  }
-  if (!best) return std::nullopt;
+  if (arrived_.empty()) return std::nullopt;
+  const GroupKey best = *arrived_.begin();
+  if (options_.order == ResultOrder::arrival) return best.second;
   // Held back while a busy group could still finish first (durations are >= 0; ties by group).
-  for (std::size_t g = 0; g < groups_.size(); ++g) {
-    const auto& group = groups_[g];
-    if (!group.flight || group.result) continue;
-    const double earliest = group.flight->dispatch_virtual + std::max(0.0, group.flight->known_seconds);
-    if (earliest < best_finish || (earliest == best_finish && static_cast<int>(g) < *best)) return std::nullopt;
-  }
-  return best;
+  if (!running_.empty() && *running_.begin() < best) return std::nullopt;
+  return best.second;
 }
 
 std::vector<Dispatch> Master::on_result(int g, const search::EvalResult& result, double now) {
@@ -114,22 +105,28 @@ std::vector<Dispatch> Master::on_result(int g, const search::EvalResult& result,
       groups_[static_cast<std::size_t>(g)].result)
     throw std::logic_error("Master::on_result: group " + std::to_string(g) + " has no evaluation in flight");
   auto& group = groups_[static_cast<std::size_t>(g)];
+  running_.erase(running_key(g));
   group.result = result;
   group.arrival_wall = now;
+  group.arrived_key = options_.order == ResultOrder::arrival
+                          ? GroupKey{arrivals_++, g}
+                          : GroupKey{group.flight->dispatch_virtual + virtual_seconds(*group.flight, result), g};
+  arrived_.insert(group.arrived_key);
   busy_seconds_ += std::max(0.0, now - group.flight->dispatch_wall);
   std::vector<Dispatch> out;
+  const DispatchSink collect = [&out](const Dispatch& d) { out.push_back(d); };
   if (phase_ == MasterPhase::preempted) return out;
   while (!stop_requested_) {
     const auto next = next_consumable();
     if (!next) break;
-    consume(*next, now, out);
+    consume(*next, now, collect);
   }
   maybe_checkpoint(now);
   update_phase(now);
   return out;
 }
 
-void Master::consume(int g, double now, std::vector<Dispatch>& out) {
+void Master::consume(int g, double now, const DispatchSink& send) {
   auto& group = groups_[static_cast<std::size_t>(g)];
   const InFlight flight = *group.flight;
   search::EvalResult result = *group.result;
@@ -138,6 +135,8 @@ void Master::consume(int g, double now, std::vector<Dispatch>& out) {
     if (result.message.empty()) result.message = "objective is not finite";
   }
   const double finish_virtual = flight.dispatch_virtual + virtual_seconds(flight, result);
+  arrived_.erase(group.arrived_key);
+  --in_flight_;
   group.flight.reset();
   group.result.reset();
   group.clock = finish_virtual;
@@ -168,7 +167,7 @@ void Master::consume(int g, double now, std::vector<Dispatch>& out) {
     target_reached_ = true;
     stop_reason_ = "target objective " + std::to_string(*options_.target_objective) + " reached";
   }
-  dispatch_to(g, now, out);
+  dispatch_to(g, now, send);
   // Stop only after the replacement went out: the checkpoint then holds exactly the state an
   // uninterrupted run has at this point (the restart-equality guarantee).
   const std::uint64_t count = log_ ? log_->rows() : results_;
@@ -181,8 +180,7 @@ void Master::update_phase(double now) {
     preempt(now);
     return;
   }
-  bool any_in_flight = false;
-  for (const auto& g : groups_) any_in_flight = any_in_flight || g.flight.has_value();
+  const bool any_in_flight = in_flight_ > 0;
   const bool exhausted = target_reached_ || no_more_proposals_ || dispatched_ >= options_.max_evaluations;
   if (!exhausted) return;
   if (stop_reason_.empty()) stop_reason_ = "budget of " + std::to_string(options_.max_evaluations) + " evaluations spent";
@@ -279,7 +277,10 @@ void Master::restore(const search::StateArchive& state) {
   const auto& flight_predicted = m.doubles("in_flight_predicted");
   const auto& flight_virtual = m.doubles("in_flight_dispatch_virtual");
   const auto& genomes = m.ints("in_flight_genomes");
-  for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g] = Group{std::nullopt, std::nullopt, 0.0, clocks.at(g)};
+  running_.clear();
+  arrived_.clear();
+  in_flight_ = 0;
+  for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g] = Group{std::nullopt, std::nullopt, 0.0, clocks.at(g), {}};
   for (std::size_t i = 0; i < flight_group.size(); ++i) {
     InFlight f;
     f.eval_id = flight_eval.at(i);
@@ -290,6 +291,8 @@ void Master::restore(const search::StateArchive& state) {
     f.dispatch_virtual = flight_virtual.at(i);
     f.known_seconds = known_seconds(f.proposal.genome);
     groups_.at(static_cast<std::size_t>(flight_group[i])).flight = f;
+    running_.insert(running_key(static_cast<int>(flight_group[i])));
+    ++in_flight_;
   }
 }
 

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alphax/config.hpp"
@@ -26,6 +28,9 @@ struct Dispatch {
   std::int64_t eval_id = 0;
   search::Genome genome;
 };
+
+/// \brief Receives each dispatch as soon as the master has decided it.
+using DispatchSink = std::function<void(const Dispatch&)>;
 
 /// \brief The options of the master taken from RunConfig (so benchmarks can build them directly).
 struct MasterOptions {
@@ -77,6 +82,9 @@ class Master {
   /// \brief The first dispatches: in-flight evaluations of a restored checkpoint, then new work for
   /// every idle group. `now` is wall seconds since the run began.
   std::vector<Dispatch> start(double now);
+  /// \brief As above, but every dispatch goes to `send` as soon as it is decided, so with many
+  /// groups the first ones start working while the master still proposes for the others.
+  void start(double now, const DispatchSink& send);
   /// \brief A group's result arrived; returns the dispatches to send now.
   std::vector<Dispatch> on_result(int group, const search::EvalResult& result, double now);
   /// \brief Checkpoint now and stop (signal, wall-time budget). Idempotent.
@@ -94,7 +102,7 @@ class Master {
   std::uint64_t results() const { return results_; }
   std::uint64_t dispatched() const { return dispatched_; }
   std::uint64_t max_evaluations() const { return options_.max_evaluations; }
-  int busy_groups() const;
+  int busy_groups() const { return static_cast<int>(running_.size()); }
   int num_groups() const { return static_cast<int>(groups_.size()); }
   /// \brief Wall seconds groups spent evaluating in this session (dispatch to arrival).
   double busy_seconds() const { return busy_seconds_; }
@@ -114,12 +122,15 @@ class Master {
     std::optional<search::EvalResult> result;  ///< arrived, not consumed yet
     double arrival_wall = 0.0;
     double clock = 0.0;  ///< virtual time at which the group is free
+    std::pair<double, int> arrived_key{};  ///< its key in arrived_ while a result waits
   };
 
+  using GroupKey = std::pair<double, int>;  ///< (time on the deterministic clock or arrival count, group)
+  GroupKey running_key(int group) const;
   std::optional<int> next_consumable() const;
-  void consume(int group, double now, std::vector<Dispatch>& out);
-  void fill_idle(double now, std::vector<Dispatch>& out);
-  void dispatch_to(int group, double now, std::vector<Dispatch>& out);
+  void consume(int group, double now, const DispatchSink& send);
+  void fill_idle(double now, const DispatchSink& send);
+  void dispatch_to(int group, double now, const DispatchSink& send);
   void maybe_checkpoint(double now);
   void write_checkpoint(double now);
   void update_phase(double now);
@@ -133,6 +144,11 @@ class Master {
   SearchLog* log_;
   const CheckpointStore* store_;
   std::vector<Group> groups_;
+  // Indexes over groups_ so that a result costs O(log groups), not O(groups) (10,000 groups).
+  std::set<GroupKey> running_;  ///< evaluating: by the earliest virtual time it could finish
+  std::set<GroupKey> arrived_;  ///< result waiting: by virtual finish (deterministic) or arrival
+  std::size_t in_flight_ = 0;   ///< groups with an evaluation not consumed yet
+  double arrivals_ = 0.0;       ///< arrival counter (ResultOrder::arrival keys)
   MasterPhase phase_ = MasterPhase::running;
   std::string stop_reason_;
   bool no_more_proposals_ = false;

@@ -26,9 +26,9 @@ Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
 /// Args: cin, cout, hw, kernel, stride, algorithm (0 kAuto, 1 kGemm, 2 kDirect).
 void conv_args(benchmark::internal::Benchmark* b) {
   const std::vector<std::vector<std::int64_t>> shapes = {
-      {16, 16, 28, 3, 1}, {16, 16, 28, 1, 1}, {1, 16, 28, 3, 1}, {16, 32, 28, 3, 2}, {32, 32, 14, 3, 1},
-      {64, 64, 7, 3, 1},  {3, 32, 32, 3, 1},  {32, 64, 16, 3, 1}, {1, 32, 28, 3, 1}, {32, 64, 14, 3, 1},
-      {64, 128, 7, 3, 1}, {16, 32, 14, 1, 1}, {32, 64, 7, 1, 1}};
+      {16, 16, 28, 3, 1}, {16, 16, 28, 1, 1}, {1, 16, 28, 3, 1},  {16, 32, 28, 3, 2}, {32, 64, 14, 3, 2},
+      {32, 32, 14, 3, 1}, {64, 64, 7, 3, 1},  {3, 32, 32, 3, 1},  {32, 64, 16, 3, 1}, {1, 32, 28, 3, 1},
+      {32, 64, 14, 3, 1}, {64, 128, 7, 3, 1}, {16, 32, 14, 1, 1}, {32, 64, 7, 1, 1}};
   for (const auto& shape : shapes) {
     for (std::int64_t algorithm : {1, 2}) {
       if (algorithm == 2 && !conv2d_direct_available(Shape{1, shape[0], shape[2], shape[2]},
@@ -42,7 +42,8 @@ void conv_args(benchmark::internal::Benchmark* b) {
     }
   }
   b->ArgNames({"cin", "cout", "hw", "k", "stride", "alg"});
-  b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
+  b->ComputeStatistics("min",
+                       [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
 }
 
 struct ConvFixture {
@@ -50,12 +51,16 @@ struct ConvFixture {
       : params{state.range(4), state.range(3) / 2, static_cast<ConvAlgorithm>(state.range(5))},
         x(random_tensor(Shape{kBatch, state.range(0), state.range(2), state.range(2)}, 1)),
         w(random_tensor(Shape{state.range(1), state.range(0), state.range(3), state.range(3)}, 2)),
-        y(conv2d_output_shape(x.shape(), w.shape(), params)), dx(x.shape()), dw(w.shape()),
+        y(conv2d_output_shape(x.shape(), w.shape(), params)),
+        dx(x.shape()),
+        dw(w.shape()),
         workspace(conv2d_workspace_size(x.shape(), w.shape(), params, num_threads())) {}
   Conv2dParams params;
   Tensor x, w, y, dx, dw;
   Workspace<float> workspace;
-  [[nodiscard]] double flops() const { return static_cast<double>(conv2d_forward_flops(x.shape(), w.shape(), params)); }
+  [[nodiscard]] double flops() const {
+    return static_cast<double>(conv2d_forward_flops(x.shape(), w.shape(), params));
+  }
 };
 
 void BM_Conv2dForward(benchmark::State& state) {
@@ -65,7 +70,8 @@ void BM_Conv2dForward(benchmark::State& state) {
     benchmark::DoNotOptimize(f.y.data());
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
-  state.counters["GFLOP/s"] = benchmark::Counter(f.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(f.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Conv2dForward)->Apply(conv_args)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -84,10 +90,17 @@ BENCHMARK(BM_Conv2dBackward)->Apply(conv_args)->Unit(benchmark::kMillisecond)->U
 /// Args: channels, hw, fused relu.
 struct BnFixture {
   explicit BnFixture(const benchmark::State& state)
-      : x(random_tensor(Shape{kBatch, state.range(0), state.range(1), state.range(1)}, 3)), y(x.shape()),
-        dx(x.shape()), gamma(Shape{state.range(0)}), beta(Shape{state.range(0)}), rm(Shape{state.range(0)}),
-        rv(Shape{state.range(0)}), sm(Shape{state.range(0)}), si(Shape{state.range(0)}),
-        dgamma(Shape{state.range(0)}), dbeta(Shape{state.range(0)}) {
+      : x(random_tensor(Shape{kBatch, state.range(0), state.range(1), state.range(1)}, 3)),
+        y(x.shape()),
+        dx(x.shape()),
+        gamma(Shape{state.range(0)}),
+        beta(Shape{state.range(0)}),
+        rm(Shape{state.range(0)}),
+        rv(Shape{state.range(0)}),
+        sm(Shape{state.range(0)}),
+        si(Shape{state.range(0)}),
+        dgamma(Shape{state.range(0)}),
+        dbeta(Shape{state.range(0)}) {
     gamma.fill(1.0F);
     rv.fill(1.0F);
     params.activation = state.range(2) != 0 ? Activation::kRelu : Activation::kNone;
@@ -161,6 +174,26 @@ void BM_Pool3x3ForwardBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_Pool3x3ForwardBackward)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})->UseRealTime();
 
+/// 2x2 stride-2 pooling: the plain CNN's max pooling at its two sizes and the NAS-Bench-201 residual
+/// block's average pooling. Args: channels, height = width, max (1) or average (0).
+void BM_Pool2x2ForwardBackward(benchmark::State& state) {
+  const Pool2dParams p{2, 2, 0};
+  const Tensor x = random_tensor(Shape{kBatch, state.range(0), state.range(1), state.range(1)}, 7);
+  Tensor y(pool2d_output_shape(x.shape(), p)), dx(x.shape());
+  for (auto _ : state) {
+    if (state.range(2) != 0) {
+      max_pool2d_forward(x, y, p);
+      max_pool2d_backward(x, y, y, dx, p);
+    } else {
+      avg_pool2d_forward(x, y, p);
+      avg_pool2d_backward(y, dx, p);
+    }
+    benchmark::DoNotOptimize(dx.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+BENCHMARK(BM_Pool2x2ForwardBackward)->Args({32, 28, 1})->Args({64, 14, 1})->Args({16, 28, 0})->UseRealTime();
+
 void BM_DenseForwardBackward(benchmark::State& state) {
   const Tensor x = random_tensor(Shape{kBatch, state.range(0)}, 8);
   const Tensor w = random_tensor(Shape{10, state.range(0)}, 9);
@@ -185,7 +218,8 @@ void BM_Sgemm(benchmark::State& state) {
     dense_forward(a, b, nullptr, c);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Sgemm)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 

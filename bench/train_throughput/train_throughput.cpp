@@ -36,15 +36,24 @@ Options parse(int argc, char** argv) {
     const std::string a = argv[i];
     if (i + 1 >= argc) throw std::invalid_argument("train_throughput: option " + a + " needs a value");
     const std::string v = argv[++i];
-    if (a == "--net") o.net = v;
-    else if (a == "--batch") o.batch = std::stoll(v);
-    else if (a == "--threads") o.threads = std::stoi(v);
-    else if (a == "--steps") o.steps = std::stoi(v);
-    else if (a == "--warmup") o.warmup = std::stoi(v);
-    else if (a == "--repeats") o.repeats = std::stoi(v);
-    else if (a == "--channels") o.channels = std::stoi(v);
-    else if (a == "--seed") o.seed = std::stoull(v);
-    else throw std::invalid_argument("train_throughput: unknown option " + a);
+    if (a == "--net")
+      o.net = v;
+    else if (a == "--batch")
+      o.batch = std::stoll(v);
+    else if (a == "--threads")
+      o.threads = std::stoi(v);
+    else if (a == "--steps")
+      o.steps = std::stoi(v);
+    else if (a == "--warmup")
+      o.warmup = std::stoi(v);
+    else if (a == "--repeats")
+      o.repeats = std::stoi(v);
+    else if (a == "--channels")
+      o.channels = std::stoi(v);
+    else if (a == "--seed")
+      o.seed = std::stoull(v);
+    else
+      throw std::invalid_argument("train_throughput: unknown option " + a);
   }
   return o;
 }
@@ -84,7 +93,8 @@ int main(int argc, char** argv) try {
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < o.steps; ++i) step(i);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("alphax %s images_per_second %.1f\n", o.net.c_str(), static_cast<double>(o.batch * o.steps) / s);
+    std::printf("alphax %s images_per_second %.1f\n", o.net.c_str(),
+                static_cast<double>(o.batch * o.steps) / s);
     std::fflush(stdout);
   }
   return 0;

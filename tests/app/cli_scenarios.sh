@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end scenarios of `alphax run` under mpirun; one per ctest entry (tests/app/CMakeLists.txt).
 #   ALPHAX_BIN=build/ci/apps/alphax tests/app/cli_scenarios.sh restart
-# Scenarios: determinism restart signal wall_time bad_config failed_trainer validate
+# Scenarios: determinism restart signal wall_time bad_config failed_trainer validate single_rank
+#            corrupt_checkpoint
 set -uo pipefail
 scenario=${1:?usage: cli_scenarios.sh <scenario>}
 src=${ALPHAX_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -109,6 +110,52 @@ assert len(d) == 40, len(d)
 assert (status == 2).sum() > 0, "no failed rows"
 print(f"{(status == 2).sum()} failed, {(status == 0).sum()} ok of {len(d)}")
 PY
+  ;;
+single_rank)  # N = 1 (no mpirun): log schema, effective config, progress lines, SIGTERM, restart
+  small=(--set run.budget.max_evaluations=40 --set run.checkpoint.every_results=5)
+  "$bin" run "$config" -o "$work/full" "${small[@]}" > "$work/full.out" || fail "N=1 run"
+  "$bin" run "$config" -o "$work/term" "${small[@]}" --set trainers.pace_seconds=0.05 \
+    --set run.progress_seconds=0.3 > "$work/t1.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [[ -f $work/term/search.h5 ]] && break; sleep 0.1; done
+  sleep 1
+  kill -TERM $pid
+  wait $pid; rc=$?
+  [[ $rc == 85 ]] || fail "SIGTERM: exit $rc, expected 85: $(cat "$work/t1.out")"
+  grep -qE "^alphax \[[0-9:]+\] [0-9]+/40 evaluations \| best [0-9.]+ \|.*\| [0-9]+ evals/h \| groups busy [0-9]/1, utilisation [0-9]+% \| ETA [0-9:]+" \
+    "$work/t1.out" || fail "no progress line with done/budget, best + arch, evals/h, utilisation, ETA: $(cat "$work/t1.out")"
+  "$bin" run "$config" -o "$work/term" "${small[@]}" > "$work/t2.out" || fail "restart after SIGTERM"
+  grep -q "resumed from" "$work/t2.out" || fail "N=1 restart did not resume"
+  same_rows "$work/full/search.h5" "$work/term/search.h5" || fail "N=1 log after SIGTERM+restart differs"
+  /usr/bin/python3 - "$work/full/search.h5" <<'PY' || fail "log schema"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r", libver="latest", swmr=True)
+d = f["evaluations"]
+want = ["id", "canonical_hash", "arch", "strategy", "group", "status", "dispatch_time", "finish_time",
+        "virtual_finish", "predicted", "objective", "report", "params", "flops", "train_seconds"]
+assert list(d.dtype.names) == want, d.dtype.names
+assert d.chunks is not None and d.maxshape == (None,), (d.chunks, d.maxshape)
+assert h5py.check_enum_dtype(d.dtype["status"]) == {"ok": 0, "diverged": 1, "failed": 2}
+for key in ("schema_version", "alphax_version", "config", "world_size", "group_size"):
+    assert key in f.attrs, key
+assert f.attrs["world_size"] == 1 and f.attrs["schema_version"] == 1
+config = f.attrs["config"]
+config = config.decode() if isinstance(config, bytes) else config
+assert "max_evaluations: 40" in config and "every_results: 5" in config, config
+assert len(d) == 40 and list(d["id"]) == list(range(40)), d["id"]
+print("schema ok")
+PY
+  ;;
+corrupt_checkpoint)  # a damaged newest checkpoint: named, the previous generation is used, same log
+  alphax 3 run "$config" -o "$work/full" > /dev/null || fail "uninterrupted run"
+  alphax 3 run "$config" -o "$work/c" --set run.stop_after_results=70 > /dev/null
+  [[ $? == 85 ]] || fail "stopped run did not exit 85"
+  [[ -f $work/c/checkpoint.prev.h5 ]] || fail "no previous checkpoint generation kept"
+  printf 'garbage' | dd of="$work/c/checkpoint.h5" bs=1 seek=100 conv=notrunc status=none
+  alphax 3 run "$config" -o "$work/c" > "$work/c2.out" || fail "restart with a corrupt newest checkpoint: $(cat "$work/c2.out")"
+  grep -q "skipped a checkpoint: .*checkpoint.h5" "$work/c2.out" || fail "the corrupt file was not named: $(cat "$work/c2.out")"
+  grep -q "resumed from .*checkpoint.prev.h5" "$work/c2.out" || fail "did not resume from the previous generation"
+  same_rows "$work/full/search.h5" "$work/c/search.h5" || fail "log after falling back differs"
   ;;
 validate)
   "$bin" validate "$config" --ranks 5 > "$work/v.out" || fail "validate --ranks 5"

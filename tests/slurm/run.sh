@@ -41,9 +41,22 @@ NodeName=localhost CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 CONF
 
+# Daemons must not inherit this shell's other open files: a caller's lock (e.g. `flock -s` around
+# this script) would otherwise be held by a daemon that outlives the test. Call it with `&` (it
+# replaces the background subshell, so $! is the daemon).
+without_inherited_fds() {
+  local fd n
+  for fd in /proc/$BASHPID/fd/*; do
+    n=${fd##*/}
+    if (( n > 2 )); then eval "exec $n>&-" 2> /dev/null || true; fi
+  done
+  exec "$@"
+}
 pids=()
+munge_pid=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [[ -n $munge_pid ]] && kill "$munge_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
 if ! pgrep -x munged > /dev/null; then
@@ -51,10 +64,12 @@ if ! pgrep -x munged > /dev/null; then
   [[ -f /etc/munge/munge.key ]] || dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key status=none
   chown -R munge: /etc/munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
   chmod 400 /etc/munge/munge.key
-  munged --force
+  without_inherited_fds munged --force --pid-file="$base/run/munged.pid" &
+  wait $!  # munged forks into the background and its first process exits
+  munge_pid=$(cat "$base/run/munged.pid")
 fi
-slurmctld -D > "$base/log/ctld.out" 2>&1 & pids+=($!)
-slurmd -D > "$base/log/d.out" 2>&1 & pids+=($!)
+without_inherited_fds slurmctld -D > "$base/log/ctld.out" 2>&1 & pids+=($!)
+without_inherited_fds slurmd -D > "$base/log/d.out" 2>&1 & pids+=($!)
 for _ in $(seq 60); do sinfo -h -o %T 2>/dev/null | grep -qE "idle|mix" && break; sleep 1; done
 sinfo
 

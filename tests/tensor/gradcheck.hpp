@@ -47,7 +47,8 @@ void expect_gradient(const std::string& name, TensorD& param, const TensorD& ana
     const double scale = std::max(1.0, std::abs(numeric));
     if (std::abs(analytic[i] - numeric) > tolerance * scale) {
       ++failures;
-      ADD_FAILURE() << name << "[" << i << "]: analytic " << analytic[i] << " vs finite difference " << numeric;
+      ADD_FAILURE() << name << "[" << i << "]: analytic " << analytic[i] << " vs finite difference "
+                    << numeric;
     }
   }
 }

@@ -13,8 +13,12 @@ using testing::random_tensor;
 /// The per-channel tensors of one batch-norm layer.
 struct BnState {
   explicit BnState(std::int64_t c)
-      : gamma(random_tensor<double>(Shape{c}, 31)), beta(random_tensor<double>(Shape{c}, 32)),
-        running_mean(Shape{c}), running_var(Shape{c}), saved_mean(Shape{c}), saved_invstd(Shape{c}) {
+      : gamma(random_tensor<double>(Shape{c}, 31)),
+        beta(random_tensor<double>(Shape{c}, 32)),
+        running_mean(Shape{c}),
+        running_var(Shape{c}),
+        saved_mean(Shape{c}),
+        saved_invstd(Shape{c}) {
     running_var.fill(1.0);
   }
   TensorD gamma, beta, running_mean, running_var, saved_mean, saved_invstd;
@@ -54,7 +58,8 @@ TEST(BatchNorm, TrainingUpdatesRunningStatisticsWithMomentumAndUnbiasedVariance)
     mean /= 18;
     double var = 0;
     for (std::int64_t n = 0; n < 2; ++n)
-      for (std::int64_t i = 0; i < 9; ++i) var += (x(n, c, i / 3, i % 3) - mean) * (x(n, c, i / 3, i % 3) - mean);
+      for (std::int64_t i = 0; i < 9; ++i)
+        var += (x(n, c, i / 3, i % 3) - mean) * (x(n, c, i / 3, i % 3) - mean);
     EXPECT_NEAR(s.running_mean[c], 0.75 * 0.5 + 0.25 * mean, 1e-12);
     EXPECT_NEAR(s.running_var[c], 0.75 * 2.0 + 0.25 * var / 17, 1e-12);
     EXPECT_NEAR(s.saved_mean[c], mean, 1e-12);
@@ -86,7 +91,8 @@ TEST(BatchNorm, FusedReluClampsNegativeOutputs) {
   const TensorD x = random_tensor<double>(Shape{3, 2, 4, 4}, 4);
   BnState s(2);
   TensorD plain(x.shape()), fused(x.shape());
-  batch_norm_forward(x, plain, &s.gamma, &s.beta, s.running_mean, s.running_var, s.saved_mean, s.saved_invstd, {});
+  batch_norm_forward(x, plain, &s.gamma, &s.beta, s.running_mean, s.running_var, s.saved_mean, s.saved_invstd,
+                     {});
   batch_norm_forward(x, fused, &s.gamma, &s.beta, s.running_mean, s.running_var, s.saved_mean, s.saved_invstd,
                      {.activation = Activation::kRelu});
   for (std::int64_t i = 0; i < x.size(); ++i) EXPECT_DOUBLE_EQ(fused[i], std::max(0.0, plain[i]));
@@ -105,7 +111,9 @@ TEST_P(BatchNormGradient, BackwardMatchesFiniteDifferences) {
   s.running_mean = random_tensor<double>(Shape{c}, 6);
   s.running_var.fill(0.7);
   const TensorD r = random_tensor<double>(shape, 7);
-  const BatchNormParams params{.training = training, .momentum = 0.1, .eps = 1e-5,
+  const BatchNormParams params{.training = training,
+                               .momentum = 0.1,
+                               .eps = 1e-5,
                                .activation = relu ? Activation::kRelu : Activation::kNone};
   TensorD* gamma = affine ? &s.gamma : nullptr;
   TensorD* beta = affine ? &s.beta : nullptr;
@@ -127,13 +135,15 @@ TEST_P(BatchNormGradient, BackwardMatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, BatchNormGradient,
-                         ::testing::Combine(::testing::Bool(), ::testing::Bool(), ::testing::Bool(), ::testing::Bool()));
+                         ::testing::Combine(::testing::Bool(), ::testing::Bool(), ::testing::Bool(),
+                                            ::testing::Bool()));
 
 TEST(BatchNorm, AddModeAccumulates) {
   const TensorD x = random_tensor<double>(Shape{2, 2, 3, 3}, 8);
   BnState s(2);
   TensorD y(x.shape());
-  batch_norm_forward(x, y, &s.gamma, &s.beta, s.running_mean, s.running_var, s.saved_mean, s.saved_invstd, {});
+  batch_norm_forward(x, y, &s.gamma, &s.beta, s.running_mean, s.running_var, s.saved_mean, s.saved_invstd,
+                     {});
   const TensorD r = random_tensor<double>(x.shape(), 9);
   TensorD dx(x.shape()), dg(Shape{2}), db(Shape{2});
   batch_norm_backward(x, y, r, &s.gamma, s.saved_mean, s.saved_invstd, dx, &dg, &db, {});
@@ -150,9 +160,8 @@ TEST(BatchNorm, AddModeAccumulates) {
 TEST(BatchNorm, ChannelVectorOfWrongLengthIsNamed) {
   const Tensor x(Shape{2, 4, 3, 3});
   Tensor y(x.shape()), gamma(Shape{3}), rm(Shape{4}), rv(Shape{4}), sm(Shape{4}), si(Shape{4});
-  testing::expect_invalid_argument(
-      [&] { batch_norm_forward(x, y, &gamma, nullptr, rm, rv, sm, si, {}); },
-      "batch_norm_forward: gamma has shape [3], expected [4]");
+  testing::expect_invalid_argument([&] { batch_norm_forward(x, y, &gamma, nullptr, rm, rv, sm, si, {}); },
+                                   "batch_norm_forward: gamma has shape [3], expected [4]");
 }
 
 TEST(BatchNorm, PlaneMomentsAreMeanAndCentredSumOfSquaresOfEachPlane) {
@@ -165,7 +174,8 @@ TEST(BatchNorm, PlaneMomentsAreMeanAndCentredSumOfSquaresOfEachPlane) {
       for (std::int64_t i = 0; i < 20; ++i) mean += x(n, c, i / 5, i % 5);
       mean /= 20;
       double m2 = 0;
-      for (std::int64_t i = 0; i < 20; ++i) m2 += (x(n, c, i / 5, i % 5) - mean) * (x(n, c, i / 5, i % 5) - mean);
+      for (std::int64_t i = 0; i < 20; ++i)
+        m2 += (x(n, c, i / 5, i % 5) - mean) * (x(n, c, i / 5, i % 5) - mean);
       EXPECT_NEAR(m[(n * 2 + c) * 2], mean, 1e-14);
       EXPECT_NEAR(m[(n * 2 + c) * 2 + 1], m2, 1e-12);
     }
@@ -196,16 +206,21 @@ void expect_moments_give_the_same_batch_norm(double tolerance) {
   EXPECT_LT(testing::max_relative_difference(si1, si2), tolerance);
 }
 
-TEST(BatchNorm, StatisticsFromPlaneMomentsMatchTwoPassesInDouble) { expect_moments_give_the_same_batch_norm<double>(1e-10); }
+TEST(BatchNorm, StatisticsFromPlaneMomentsMatchTwoPassesInDouble) {
+  expect_moments_give_the_same_batch_norm<double>(1e-10);
+}
 
-TEST(BatchNorm, StatisticsFromPlaneMomentsMatchTwoPassesInFloat) { expect_moments_give_the_same_batch_norm<float>(1e-4); }
+TEST(BatchNorm, StatisticsFromPlaneMomentsMatchTwoPassesInFloat) {
+  expect_moments_give_the_same_batch_norm<float>(1e-4);
+}
 
 TEST(BatchNorm, MomentsOfAnotherShapeAreRejected) {
   const Tensor x(Shape{2, 3, 4, 4});
   Tensor y(x.shape()), rm(Shape{3}), rv(Shape{3}), sm(Shape{3}), si(Shape{3});
   const TensorD m(Shape{2, 4, 2});
-  testing::expect_invalid_argument([&] { batch_norm_forward(x, y, nullptr, nullptr, rm, rv, sm, si, {}, &m); },
-                                   "batch_norm_forward: moments has shape [2, 4, 2], expected [2, 3, 2]");
+  testing::expect_invalid_argument(
+      [&] { batch_norm_forward(x, y, nullptr, nullptr, rm, rv, sm, si, {}, &m); },
+      "batch_norm_forward: moments has shape [2, 4, 2], expected [2, 3, 2]");
 }
 
 }  // namespace

@@ -44,7 +44,9 @@ class Conv2dCases : public ::testing::TestWithParam<ConvCase> {
   [[nodiscard]] Shape input_shape() const {
     return Shape{3, 2, std::get<4>(GetParam()), std::get<5>(GetParam())};
   }
-  [[nodiscard]] Shape weight_shape() const { return Shape{4, 2, std::get<0>(GetParam()), std::get<1>(GetParam())}; }
+  [[nodiscard]] Shape weight_shape() const {
+    return Shape{4, 2, std::get<0>(GetParam()), std::get<1>(GetParam())};
+  }
   [[nodiscard]] Conv2dParams params() const { return {std::get<2>(GetParam()), std::get<3>(GetParam())}; }
 };
 
@@ -110,7 +112,8 @@ TEST_P(Conv2dCases, FusedInputReluIsConvolutionOfReluAndItsGradient) {
   Workspace<double> ws;
   TensorD y(out);
   conv2d_forward(x, w, nullptr, y, p, ws);
-  EXPECT_LT(testing::max_relative_difference(y, reference_conv(relu_of(x), w, nullptr, p.stride, p.padding)), 1e-12);
+  EXPECT_LT(testing::max_relative_difference(y, reference_conv(relu_of(x), w, nullptr, p.stride, p.padding)),
+            1e-12);
   const TensorD r = random_tensor<double>(out, 16);
   auto loss = [&] {
     conv2d_forward(x, w, nullptr, y, p, ws);
@@ -124,24 +127,25 @@ TEST_P(Conv2dCases, FusedInputReluIsConvolutionOfReluAndItsGradient) {
   testing::expect_gradient("dweight", w, dw, loss);
 }
 
-INSTANTIATE_TEST_SUITE_P(KernelsStridesPaddings, Conv2dCases,
-                         ::testing::Values(ConvCase{3, 3, 1, 1, 6, 5}, ConvCase{3, 3, 2, 1, 7, 6},
-                                           ConvCase{1, 1, 1, 0, 4, 5}, ConvCase{1, 1, 2, 0, 5, 5},
-                                           ConvCase{5, 5, 1, 2, 6, 6}, ConvCase{3, 3, 1, 0, 5, 6},
-                                           ConvCase{1, 3, 1, 1, 4, 5}, ConvCase{3, 3, 3, 2, 8, 7},
-                                           ConvCase{2, 2, 2, 0, 6, 6},
-                                           // wide enough (output width >= 14) for padded-width columns
-                                           ConvCase{3, 3, 1, 1, 5, 16}, ConvCase{5, 5, 1, 2, 4, 15},
-                                           ConvCase{3, 3, 1, 0, 4, 17}, ConvCase{1, 3, 1, 1, 3, 14},
-                                           ConvCase{1, 1, 1, 0, 3, 20}));
+INSTANTIATE_TEST_SUITE_P(
+    KernelsStridesPaddings, Conv2dCases,
+    ::testing::Values(ConvCase{3, 3, 1, 1, 6, 5}, ConvCase{3, 3, 2, 1, 7, 6}, ConvCase{1, 1, 1, 0, 4, 5},
+                      ConvCase{1, 1, 2, 0, 5, 5}, ConvCase{5, 5, 1, 2, 6, 6}, ConvCase{3, 3, 1, 0, 5, 6},
+                      ConvCase{1, 3, 1, 1, 4, 5}, ConvCase{3, 3, 3, 2, 8, 7}, ConvCase{2, 2, 2, 0, 6, 6},
+                      // wide enough (output width >= 14) for padded-width columns
+                      ConvCase{3, 3, 1, 1, 5, 16}, ConvCase{5, 5, 1, 2, 4, 15}, ConvCase{3, 3, 1, 0, 4, 17},
+                      ConvCase{1, 3, 1, 1, 3, 14}, ConvCase{1, 1, 1, 0, 3, 20}));
 
 TEST(Conv2d, ChannelMismatchNamesBothCounts) {
   const Tensor x(Shape{2, 3, 8, 8});
   const Tensor w(Shape{4, 1, 3, 3});
   Tensor y(Shape{2, 4, 8, 8});
   Workspace<float> ws;
-  testing::expect_invalid_argument([&] { conv2d_forward(x, w, nullptr, y, {1, 1}, ws); },
-                                   "conv2d_forward: input has 3 channels, weight expects 1");
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_forward(x, w, nullptr, y, {1, 1}, ws);
+      },
+      "conv2d_forward: input has 3 channels, weight expects 1");
 }
 
 TEST(Conv2d, WrongOutputShapeIsReported) {
@@ -149,15 +153,24 @@ TEST(Conv2d, WrongOutputShapeIsReported) {
   const Tensor w(Shape{4, 3, 3, 3});
   Tensor y(Shape{2, 4, 6, 6});
   Workspace<float> ws;
-  testing::expect_invalid_argument([&] { conv2d_forward(x, w, nullptr, y, {1, 1}, ws); },
-                                   "output has shape [2, 4, 6, 6], expected [2, 4, 8, 8]");
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_forward(x, w, nullptr, y, {1, 1}, ws);
+      },
+      "output has shape [2, 4, 6, 6], expected [2, 4, 8, 8]");
 }
 
 TEST(Conv2d, KernelLargerThanInputIsRejected) {
   testing::expect_invalid_argument(
-      [] { (void)conv2d_output_shape(Shape{1, 1, 2, 2}, Shape{1, 1, 5, 5}, {1, 0}); }, "larger than the padded input");
-  testing::expect_invalid_argument([] { (void)conv2d_output_shape(Shape{1, 1, 8, 8}, Shape{1, 1, 3, 3}, {0, 0}); },
-                                   "stride must be >= 1");
+      [] {
+        (void)conv2d_output_shape(Shape{1, 1, 2, 2}, Shape{1, 1, 5, 5}, {1, 0});
+      },
+      "larger than the padded input");
+  testing::expect_invalid_argument(
+      [] {
+        (void)conv2d_output_shape(Shape{1, 1, 8, 8}, Shape{1, 1, 3, 3}, {0, 0});
+      },
+      "stride must be >= 1");
 }
 
 TEST(Conv2d, PresizedWorkspaceIsNotReallocated) {
@@ -209,10 +222,14 @@ TEST_P(Conv2dThreads, ResultIsBitwiseTheSameForAnyThreadCount) {
   const auto [y2, dx2, dw2, db2] = run(2);
   const auto [y5, dx5, dw5, db5] = run(5);
   set_num_threads(before);
-  for (std::int64_t i = 0; i < y1.size(); ++i) ASSERT_TRUE(y1[i] == y2[i] && y1[i] == y5[i]) << "y[" << i << "]";
-  for (std::int64_t i = 0; i < dx1.size(); ++i) ASSERT_TRUE(dx1[i] == dx2[i] && dx1[i] == dx5[i]) << "dx[" << i << "]";
-  for (std::int64_t i = 0; i < dw1.size(); ++i) ASSERT_TRUE(dw1[i] == dw2[i] && dw1[i] == dw5[i]) << "dw[" << i << "]";
-  for (std::int64_t i = 0; i < db1.size(); ++i) ASSERT_TRUE(db1[i] == db2[i] && db1[i] == db5[i]) << "db[" << i << "]";
+  for (std::int64_t i = 0; i < y1.size(); ++i)
+    ASSERT_TRUE(y1[i] == y2[i] && y1[i] == y5[i]) << "y[" << i << "]";
+  for (std::int64_t i = 0; i < dx1.size(); ++i)
+    ASSERT_TRUE(dx1[i] == dx2[i] && dx1[i] == dx5[i]) << "dx[" << i << "]";
+  for (std::int64_t i = 0; i < dw1.size(); ++i)
+    ASSERT_TRUE(dw1[i] == dw2[i] && dw1[i] == dw5[i]) << "dw[" << i << "]";
+  for (std::int64_t i = 0; i < db1.size(); ++i)
+    ASSERT_TRUE(db1[i] == db2[i] && db1[i] == db5[i]) << "db[" << i << "]";
 }
 
 INSTANTIATE_TEST_SUITE_P(AlgorithmsAndStrides, Conv2dThreads,
@@ -264,7 +281,8 @@ TEST_P(Conv2dDirect, ForwardMatchesReferenceLoops) {
   Workspace<float> ws;
   conv2d_forward(x, w, &b, y, params(ConvAlgorithm::kDirect), ws);
   const TensorD bd = to_double(b);
-  const TensorD expected = reference_conv(to_double(x), to_double(w), &bd, std::get<8>(GetParam()), std::get<7>(GetParam()));
+  const TensorD expected =
+      reference_conv(to_double(x), to_double(w), &bd, std::get<8>(GetParam()), std::get<7>(GetParam()));
   EXPECT_LT(testing::max_relative_difference(y, expected), 5e-5);
 }
 
@@ -278,7 +296,8 @@ TEST_P(Conv2dDirect, BackwardMatchesTheGradientCheckedDoublePath) {
   conv2d_backward(x, w, dy, &dx, dw, &db, params(ConvAlgorithm::kDirect), ws);
   Workspace<double> wsd;
   TensorD dxd(x.shape()), dwd(w.shape()), dbd(Shape{w.dim(0)});
-  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm), wsd);
+  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm),
+                  wsd);
   // float sums of up to a thousand products: a few 1e-5 of rounding
   EXPECT_LT(testing::max_relative_difference(dx, dxd), 5e-5);
   EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);
@@ -313,7 +332,8 @@ TEST_P(Conv2dDirect, FusedInputReluMatchesTheDoublePath) {
 TEST_P(Conv2dDirect, AddModeAccumulatesIntoExistingGradients) {
   const Tensor x = random_tensor<float>(input_shape(), 37);
   const Tensor w = random_tensor<float>(weight_shape(), 38);
-  const Tensor dy = random_tensor<float>(conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect)), 39);
+  const Tensor dy =
+      random_tensor<float>(conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect)), 39);
   Workspace<float> ws;
   Tensor dx(x.shape()), dw(w.shape());
   conv2d_backward(x, w, dy, &dx, dw, nullptr, params(ConvAlgorithm::kDirect), ws);
@@ -335,27 +355,40 @@ INSTANTIATE_TEST_SUITE_P(
                       DirectCase{3, 16, 32, 7, 9, 3, 3, 1, 1}, DirectCase{2, 32, 48, 5, 8, 3, 3, 1, 1},
                       DirectCase{2, 32, 80, 6, 15, 3, 3, 1, 1}, DirectCase{3, 32, 32, 5, 5, 1, 1, 0, 1},
                       DirectCase{18, 64, 64, 3, 3, 3, 3, 1, 1},
-                      // strides > 1: phase planes (dx by GEMM)
+                      // strides > 1: phase planes forward, dx by one stride-1 convolution per phase
                       DirectCase{3, 2, 5, 7, 6, 3, 3, 1, 2}, DirectCase{2, 16, 32, 8, 9, 3, 3, 1, 2},
-                      DirectCase{2, 3, 4, 10, 11, 5, 5, 2, 3}, DirectCase{2, 4, 6, 6, 6, 2, 2, 0, 2}));
+                      DirectCase{2, 3, 4, 10, 11, 5, 5, 2, 3}, DirectCase{2, 4, 6, 6, 6, 2, 2, 0, 2},
+                      // dx phases on the channels-last kernels; 1x1 (phases without taps); stride 4
+                      // (16 phases, the most that run direct) and stride 5 (dx by GEMM)
+                      DirectCase{2, 32, 16, 9, 10, 3, 3, 1, 2}, DirectCase{3, 5, 7, 7, 8, 1, 1, 0, 2},
+                      DirectCase{2, 3, 5, 13, 14, 5, 5, 2, 4}, DirectCase{2, 3, 4, 12, 11, 5, 5, 1, 5}));
 
 TEST(Conv2d, DirectAlgorithmRefusesWhatItCannotRun) {
   const Tensor x(Shape{2, 3, 8, 8});
   const Tensor w(Shape{4, 3, 3, 3});
   Tensor y(Shape{2, 4, 12, 12});
   Workspace<float> ws;
-  testing::expect_invalid_argument([&] { conv2d_forward(x, w, nullptr, y, {1, 3, ConvAlgorithm::kDirect}, ws); },
-                                   "conv2d_forward: ConvAlgorithm::kDirect needs float tensors, padding < kernel size");
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_forward(x, w, nullptr, y, {1, 3, ConvAlgorithm::kDirect}, ws);
+      },
+      "conv2d_forward: ConvAlgorithm::kDirect needs float tensors, padding < kernel size");
   const Tensor w9(Shape{4, 3, 9, 9});
   Tensor y9(Shape{2, 4, 8, 8});
-  testing::expect_invalid_argument([&] { conv2d_forward(x, w9, nullptr, y9, {1, 4, ConvAlgorithm::kDirect}, ws); },
-                                   "at most 64 kernel taps");
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_forward(x, w9, nullptr, y9, {1, 4, ConvAlgorithm::kDirect}, ws);
+      },
+      "at most 64 kernel taps");
   const TensorD xd(Shape{2, 3, 8, 8});
   const TensorD wd(Shape{4, 3, 3, 3});
   TensorD yd(Shape{2, 4, 8, 8});
   Workspace<double> wsd;
-  testing::expect_invalid_argument([&] { conv2d_forward(xd, wd, nullptr, yd, {1, 1, ConvAlgorithm::kDirect}, wsd); },
-                                   "ConvAlgorithm::kDirect needs float tensors");
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_forward(xd, wd, nullptr, yd, {1, 1, ConvAlgorithm::kDirect}, wsd);
+      },
+      "ConvAlgorithm::kDirect needs float tensors");
 }
 
 class Conv2dMoments : public ::testing::TestWithParam<ConvAlgorithm> {};
@@ -376,7 +409,8 @@ TEST_P(Conv2dMoments, ForwardWritesThePlaneMomentsOfItsOutput) {
   for (std::int64_t i = 0; i < from_y.size(); ++i) ASSERT_EQ(from_conv[i], from_y[i]) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(Algorithms, Conv2dMoments, ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect));
+INSTANTIATE_TEST_SUITE_P(Algorithms, Conv2dMoments,
+                         ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect));
 
 }  // namespace
 }  // namespace alphax::tensor

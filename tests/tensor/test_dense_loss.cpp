@@ -65,8 +65,9 @@ TEST(Dense, FeatureMismatchIsReported) {
   const Tensor x(Shape{2, 4});
   const Tensor w(Shape{3, 5});
   Tensor y(Shape{2, 3});
-  testing::expect_invalid_argument([&] { dense_forward(x, w, nullptr, y); },
-                                   "dense_forward: input has 4 features per sample (shape [2, 4]), weight [3, 5] expects 5");
+  testing::expect_invalid_argument(
+      [&] { dense_forward(x, w, nullptr, y); },
+      "dense_forward: input has 4 features per sample (shape [2, 4]), weight [3, 5] expects 5");
 }
 
 TEST(SoftmaxCrossEntropy, UniformLogitsGiveLogOfClassCount) {
@@ -83,7 +84,8 @@ TEST(SoftmaxCrossEntropy, GradientMatchesFiniteDifferencesAndRowsSumToZero) {
   TensorD grad(logits.shape());
   const double loss = softmax_cross_entropy(logits, labels, &grad);
   EXPECT_GT(loss, 0.0);
-  testing::expect_gradient("dlogits", logits, grad, [&] { return softmax_cross_entropy(logits, labels, nullptr); });
+  testing::expect_gradient("dlogits", logits, grad,
+                           [&] { return softmax_cross_entropy(logits, labels, nullptr); });
   for (std::int64_t r = 0; r < 4; ++r) {
     double s = 0;
     for (std::int64_t j = 0; j < 5; ++j) s += grad[r * 5 + j];
@@ -106,7 +108,8 @@ TEST(SoftmaxCrossEntropy, LabelOutOfRangeThrowsOutOfRange) {
     (void)softmax_cross_entropy(logits, labels, nullptr);
     ADD_FAILURE() << "expected std::out_of_range";
   } catch (const std::out_of_range& e) {
-    EXPECT_NE(std::string(e.what()).find("label 3 of sample 1 is outside [0, 3)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("label 3 of sample 1 is outside [0, 3)"), std::string::npos)
+        << e.what();
   }
   const std::vector<std::int32_t> short_labels{0};
   testing::expect_invalid_argument([&] { (void)softmax_cross_entropy(logits, short_labels, nullptr); },
@@ -115,9 +118,9 @@ TEST(SoftmaxCrossEntropy, LabelOutOfRangeThrowsOutOfRange) {
 
 TEST(Accuracy, ArgmaxAndCountCorrect) {
   TensorD logits(Shape{3, 4});
-  logits[2] = 1.0;              // row 0 -> 2
-  logits[4 + 0] = 5.0;          // row 1 -> 0
-  logits[8 + 3] = 2.0;          // row 2 -> 3
+  logits[2] = 1.0;      // row 0 -> 2
+  logits[4 + 0] = 5.0;  // row 1 -> 0
+  logits[8 + 3] = 2.0;  // row 2 -> 3
   std::array<std::int32_t, 3> out{};
   argmax_rows(logits, out);
   EXPECT_EQ(out, (std::array<std::int32_t, 3>{2, 0, 3}));

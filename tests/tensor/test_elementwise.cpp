@@ -34,7 +34,8 @@ TEST(Relu, InPlaceAndLargeTensorsUseTheSameRule) {
   Tensor dx(x.shape());
   dx.fill(1.0F);
   relu_backward(x, original, dx, GradMode::kAdd);
-  for (std::int64_t i = 0; i < x.size(); i += 997) EXPECT_EQ(dx[i], 1.0F + (original[i] > 0 ? original[i] : 0.0F));
+  for (std::int64_t i = 0; i < x.size(); i += 997)
+    EXPECT_EQ(dx[i], 1.0F + (original[i] > 0 ? original[i] : 0.0F));
 }
 
 TEST(Elementwise, AddAccumulateAxpyScaleCopy) {
@@ -57,8 +58,10 @@ TEST(Elementwise, SizeMismatchNamesBothShapes) {
   const Tensor a(Shape{2, 3});
   const Tensor b(Shape{2, 4});
   Tensor y(Shape{2, 3});
-  testing::expect_invalid_argument([&] { add(a, b, y); }, "add: second operand has shape [2, 4] but first operand has shape [2, 3]");
-  testing::expect_invalid_argument([&] { axpy(1.0F, b, y); }, "axpy: y has shape [2, 3] but x has shape [2, 4]");
+  testing::expect_invalid_argument([&] { add(a, b, y); },
+                                   "add: second operand has shape [2, 4] but first operand has shape [2, 3]");
+  testing::expect_invalid_argument([&] { axpy(1.0F, b, y); },
+                                   "axpy: y has shape [2, 3] but x has shape [2, 4]");
 }
 
 TEST(Elementwise, WorksOnViewsOfAFlatBuffer) {

@@ -42,7 +42,8 @@ struct Network {
   Result run() {
     Workspace<T> ws;
     const Shape s1{4, 4, 8, 8}, s2{4, 4, 4, 4};
-    BasicTensor<T> c1(s1), a1(s1), c2(s2), n2(s2), skip(s2), sum(s2), act(s2), pooled(Shape{4, 4}), logits(Shape{4, 3});
+    BasicTensor<T> c1(s1), a1(s1), c2(s2), n2(s2), skip(s2), sum(s2), act(s2), pooled(Shape{4, 4}),
+        logits(Shape{4, 3});
     BasicTensor<T> rm1(Shape{4}), rv1(Shape{4}), sm1(Shape{4}), si1(Shape{4});
     BasicTensor<T> rm2(Shape{4}), rv2(Shape{4}), sm2(Shape{4}), si2(Shape{4});
     const BatchNormParams bn_relu{.activation = Activation::kRelu};
@@ -57,9 +58,14 @@ struct Network {
     global_avg_pool_forward(act, pooled);
     dense_forward(pooled, wd, &bd, logits);
 
-    Result r{T{0}, BasicTensor<T>(w1.shape()), BasicTensor<T>(Shape{4}), BasicTensor<T>(Shape{4}),
-             BasicTensor<T>(w2.shape()), BasicTensor<T>(wd.shape())};
-    BasicTensor<T> dlogits(logits.shape()), dpooled(pooled.shape()), dact(s2), dsum(s2), dc2(s2), da1(s1), dc1(s1);
+    Result r{T{0},
+             BasicTensor<T>(w1.shape()),
+             BasicTensor<T>(Shape{4}),
+             BasicTensor<T>(Shape{4}),
+             BasicTensor<T>(w2.shape()),
+             BasicTensor<T>(wd.shape())};
+    BasicTensor<T> dlogits(logits.shape()), dpooled(pooled.shape()), dact(s2), dsum(s2), dc2(s2), da1(s1),
+        dc1(s1);
     BasicTensor<T> dbd(Shape{3}), dg2(Shape{4}), db2(Shape{4});
     r.loss = softmax_cross_entropy(logits, labels, &dlogits);
     dense_backward(pooled, wd, dlogits, &dpooled, r.dwd, &dbd);
@@ -90,8 +96,10 @@ TEST(FloatDouble, NetworkLossAndGradientsAgree) {
 TEST(FloatDouble, NetworkGradientOfFirstConvMatchesFiniteDifferences) {
   Network<double> d(200);
   const auto r = d.run();
-  testing::expect_gradient("dw1", d.w1, r.dw1, [&] { return static_cast<double>(d.run().loss); }, 1e-5);
-  testing::expect_gradient("dgamma1", d.g1, r.dg1, [&] { return static_cast<double>(d.run().loss); }, 1e-5);
+  testing::expect_gradient(
+      "dw1", d.w1, r.dw1, [&] { return static_cast<double>(d.run().loss); }, 1e-5);
+  testing::expect_gradient(
+      "dgamma1", d.g1, r.dg1, [&] { return static_cast<double>(d.run().loss); }, 1e-5);
 }
 
 }  // namespace

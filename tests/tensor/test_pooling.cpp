@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <tuple>
+#include <utility>
 
 #include "alphax/tensor/pooling.hpp"
 #include "gradcheck.hpp"
@@ -86,9 +87,10 @@ TEST_P(PoolCases, BackwardMatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WindowsStridesPaddings, PoolCases,
-                         ::testing::Combine(::testing::Values(3), ::testing::Values(1, 2), ::testing::Values(0, 1),
-                                            ::testing::Bool()));
-INSTANTIATE_TEST_SUITE_P(TwoByTwo, PoolCases, ::testing::Values(PoolCase{2, 2, 0, true}, PoolCase{2, 2, 0, false}));
+                         ::testing::Combine(::testing::Values(3), ::testing::Values(1, 2),
+                                            ::testing::Values(0, 1), ::testing::Bool()));
+INSTANTIATE_TEST_SUITE_P(TwoByTwo, PoolCases,
+                         ::testing::Values(PoolCase{2, 2, 0, true}, PoolCase{2, 2, 0, false}));
 
 TEST(AvgPool, CornerOfPaddedWindowAveragesOnlyRealPixels) {
   TensorD x(Shape{1, 1, 3, 3});
@@ -147,14 +149,94 @@ TEST(GlobalAvgPool, ForwardAveragesEachPlaneAndBackwardMatchesFiniteDifferences)
 TEST(GlobalAvgPool, WrongPooledShapeIsReported) {
   const Tensor x(Shape{2, 3, 4, 4});
   Tensor y(Shape{2, 4});
-  testing::expect_invalid_argument([&] { global_avg_pool_forward(x, y); },
-                                   "global_avg_pool_forward: pooled tensor has shape [2, 4], expected [2, 3]");
+  testing::expect_invalid_argument(
+      [&] { global_avg_pool_forward(x, y); },
+      "global_avg_pool_forward: pooled tensor has shape [2, 4], expected [2, 3]");
 }
 
 TEST(Pool2d, PaddingNotSmallerThanKernelIsRejected) {
-  testing::expect_invalid_argument([] { (void)pool2d_output_shape(Shape{1, 1, 5, 5}, {3, 1, 3}); },
-                                   "padding must lie in [0, kernel)");
+  testing::expect_invalid_argument(
+      [] {
+        (void)pool2d_output_shape(Shape{1, 1, 5, 5}, {3, 1, 3});
+      },
+      "padding must lie in [0, kernel)");
 }
+
+/// (average 3x3 stride 1 padding 1 (true) or max 2x2 stride 2 (false), H, W): float shapes the AVX-512
+/// plane kernels take (where present) against the double generic path.
+using FastPoolCase = std::tuple<bool, int, int>;
+
+class FastPool : public ::testing::TestWithParam<FastPoolCase> {
+ protected:
+  [[nodiscard]] bool avg() const { return std::get<0>(GetParam()); }
+  [[nodiscard]] Pool2dParams params() const { return avg() ? Pool2dParams{3, 1, 1} : Pool2dParams{2, 2, 0}; }
+  [[nodiscard]] Shape shape() const { return Shape{2, 3, std::get<1>(GetParam()), std::get<2>(GetParam())}; }
+};
+
+TensorD widen(const Tensor& t) {
+  TensorD d(t.shape());
+  for (std::int64_t i = 0; i < t.size(); ++i) d[i] = t[i];
+  return d;
+}
+
+TEST_P(FastPool, FloatForwardAndBackwardMatchTheDoublePath) {
+  const Tensor x = random_tensor<float>(shape(), 61);
+  const Shape out = pool2d_output_shape(x.shape(), params());
+  const Tensor dy = random_tensor<float>(out, 62);
+  Tensor y(out), dx = random_tensor<float>(x.shape(), 63);
+  const Tensor dx0 = dx.clone();
+  TensorD yd(out), dxd = widen(dx0);
+  if (avg()) {
+    avg_pool2d_forward(x, y, params());
+    avg_pool2d_forward(widen(x), yd, params());
+    avg_pool2d_backward(dy, dx, params(), GradMode::kAdd);
+    avg_pool2d_backward(widen(dy), dxd, params(), GradMode::kAdd);
+  } else {
+    max_pool2d_forward(x, y, params());
+    max_pool2d_forward(widen(x), yd, params());
+    max_pool2d_backward(x, y, dy, dx, params(), GradMode::kAdd);
+    max_pool2d_backward(widen(x), yd, widen(dy), dxd, params(), GradMode::kAdd);
+  }
+  EXPECT_LT(testing::max_relative_difference(y, yd), 1e-6);
+  EXPECT_LT(testing::max_relative_difference(dx, dxd), 1e-6);
+  // kWrite overwrites every element, including inputs outside all windows.
+  Tensor dxw(x.shape());
+  dxw.fill(7.0f);
+  TensorD dxwd(x.shape());
+  if (avg()) {
+    avg_pool2d_backward(dy, dxw, params());
+    avg_pool2d_backward(widen(dy), dxwd, params());
+  } else {
+    max_pool2d_backward(x, y, dy, dxw, params());
+    max_pool2d_backward(widen(x), yd, widen(dy), dxwd, params());
+  }
+  EXPECT_LT(testing::max_relative_difference(dxw, dxwd), 1e-6);
+}
+
+TEST(Pool2d, TiedMaximumOf2x2WindowsSendsTheGradientToTheFirstInputOfTheWindow) {
+  const Pool2dParams p{2, 2, 0};
+  for (const auto& [h, w] : {std::pair{2, 2}, std::pair{7, 17}, std::pair{28, 28}, std::pair{5, 33}}) {
+    Tensor x(Shape{2, 3, h, w});
+    x.fill(1.0f);
+    const Shape out = pool2d_output_shape(x.shape(), p);
+    Tensor y(out), dx(x.shape()), dy(out);
+    dy.fill(1.0f);
+    max_pool2d_forward(x, y, p);
+    max_pool2d_backward(x, y, dy, dx, p);
+    for (std::int64_t plane = 0; plane < 6; ++plane) {
+      for (std::int64_t i = 0; i < h * w; ++i) {
+        const std::int64_t r = i / w, c = i % w;
+        const bool first = r % 2 == 0 && c % 2 == 0 && r / 2 < out[2] && c / 2 < out[3];
+        ASSERT_EQ(dx[plane * h * w + i], first ? 1.0f : 0.0f)
+            << h << "x" << w << " plane " << plane << " row " << r << " col " << c;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, FastPool,
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(2, 3, 7, 28),
+                                            ::testing::Values(2, 5, 16, 17, 28, 33)));
 
 }  // namespace
 }  // namespace alphax::tensor

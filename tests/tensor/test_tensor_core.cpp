@@ -23,8 +23,18 @@ TEST(Shape, ReportsRankSizeAndText) {
 }
 
 TEST(Shape, RejectsNegativeDimensionAndExcessRank) {
-  testing::expect_invalid_argument([] { Shape s{2, -1}; (void)s; }, "dimension 1 is negative");
-  testing::expect_invalid_argument([] { Shape s{1, 1, 1, 1, 1, 1, 1}; (void)s; }, "exceeds the maximum");
+  testing::expect_invalid_argument(
+      [] {
+        Shape s{2, -1};
+        (void)s;
+      },
+      "dimension 1 is negative");
+  testing::expect_invalid_argument(
+      [] {
+        Shape s{1, 1, 1, 1, 1, 1, 1};
+        (void)s;
+      },
+      "exceeds the maximum");
 }
 
 TEST(Tensor, OwningStorageIsZeroedAndAligned) {

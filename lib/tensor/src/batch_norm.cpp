@@ -23,7 +23,8 @@ BnGeometry geometry(const char* where, const BasicTensor<T>& x) {
     detail::fail(where, "input must be [N, C, H, W] or [N, C], has shape " + x.shape().to_string());
   }
   const std::int64_t plane = x.rank() == 4 ? x.dim(2) * x.dim(3) : 1;
-  if (x.dim(0) * plane == 0) detail::fail(where, "input " + x.shape().to_string() + " has no element per channel");
+  if (x.dim(0) * plane == 0)
+    detail::fail(where, "input " + x.shape().to_string() + " has no element per channel");
   return {x.dim(0), x.dim(1), plane};
 }
 
@@ -76,7 +77,8 @@ void channel_stats_from_moments(const BnGeometry& g, const double* moments, std:
 }  // namespace
 
 Shape plane_moments_shape(const Shape& x) {
-  if (x.rank() != 4) detail::fail("plane_moments_shape", "input must be [N, C, H, W], has shape " + x.to_string());
+  if (x.rank() != 4)
+    detail::fail("plane_moments_shape", "input must be [N, C, H, W], has shape " + x.to_string());
   return Shape{x[0], x[1], 2};
 }
 
@@ -88,15 +90,16 @@ void plane_moments(const BasicTensor<T>& x, TensorD& moments) {
   const std::int64_t planes = x.dim(0) * x.dim(1);
   const std::int64_t plane = x.dim(2) * x.dim(3);
 #pragma omp parallel for schedule(static) if (x.size() >= detail::kParallelThreshold)
-  for (std::int64_t p = 0; p < planes; ++p) detail::plane_moments(x.data() + p * plane, plane, moments.data() + 2 * p);
+  for (std::int64_t p = 0; p < planes; ++p)
+    detail::plane_moments(x.data() + p * plane, plane, moments.data() + 2 * p);
 }
 
 template <Scalar T>
 void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
                         const std::type_identity_t<BasicTensor<T>>* gamma,
                         const std::type_identity_t<BasicTensor<T>>* beta, BasicTensor<T>& running_mean,
-                        BasicTensor<T>& running_var, BasicTensor<T>& saved_mean,
-                        BasicTensor<T>& saved_invstd, const BatchNormParams& params, const TensorD* moments) {
+                        BasicTensor<T>& running_var, BasicTensor<T>& saved_mean, BasicTensor<T>& saved_invstd,
+                        const BatchNormParams& params, const TensorD* moments) {
   constexpr const char* kWhere = "batch_norm_forward";
   const BnGeometry g = geometry(kWhere, x);
   detail::require_same_shape(kWhere, "output", y, x.shape());
@@ -111,7 +114,8 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
     detail::fail(kWhere, "momentum must lie in [0, 1], got " + std::to_string(params.momentum));
   }
   if (moments != nullptr) {
-    if (x.rank() != 4) detail::fail(kWhere, "moments need an input [N, C, H, W], got " + x.shape().to_string());
+    if (x.rank() != 4)
+      detail::fail(kWhere, "moments need an input [N, C, H, W], got " + x.shape().to_string());
     detail::require_same_shape(kWhere, "moments", *moments, plane_moments_shape(x.shape()));
   }
   const bool relu = params.activation == Activation::kRelu;
@@ -161,9 +165,9 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
 
 template <Scalar T>
 void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const BasicTensor<T>& dy,
-                         const std::type_identity_t<BasicTensor<T>>* gamma,
-                         const BasicTensor<T>& saved_mean, const BasicTensor<T>& saved_invstd,
-                         BasicTensor<T>& dx, std::type_identity_t<BasicTensor<T>>* dgamma,
+                         const std::type_identity_t<BasicTensor<T>>* gamma, const BasicTensor<T>& saved_mean,
+                         const BasicTensor<T>& saved_invstd, BasicTensor<T>& dx,
+                         std::type_identity_t<BasicTensor<T>>* dgamma,
                          std::type_identity_t<BasicTensor<T>>* dbeta, const BatchNormParams& params,
                          GradMode mode) {
   constexpr const char* kWhere = "batch_norm_backward";
@@ -240,15 +244,14 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
   }
 }
 
-#define ALPHAX_INSTANTIATE_BN(T)                                                                           \
-  template void plane_moments<T>(const BasicTensor<T>&, TensorD&);                                          \
-  template void batch_norm_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const BasicTensor<T>*,        \
-                                      const BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>&,              \
-                                      BasicTensor<T>&, BasicTensor<T>&, const BatchNormParams&,             \
-                                      const TensorD*);                                                      \
-  template void batch_norm_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
-                                       const BasicTensor<T>*, const BasicTensor<T>&, const BasicTensor<T>&, \
-                                       BasicTensor<T>&, BasicTensor<T>*, BasicTensor<T>*,                   \
+#define ALPHAX_INSTANTIATE_BN(T)                                                                             \
+  template void plane_moments<T>(const BasicTensor<T>&, TensorD&);                                           \
+  template void batch_norm_forward<T>(                                                                       \
+      const BasicTensor<T>&, BasicTensor<T>&, const BasicTensor<T>*, const BasicTensor<T>*, BasicTensor<T>&, \
+      BasicTensor<T>&, BasicTensor<T>&, BasicTensor<T>&, const BatchNormParams&, const TensorD*);            \
+  template void batch_norm_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,  \
+                                       const BasicTensor<T>*, const BasicTensor<T>&, const BasicTensor<T>&,  \
+                                       BasicTensor<T>&, BasicTensor<T>*, BasicTensor<T>*,                    \
                                        const BatchNormParams&, GradMode);
 ALPHAX_INSTANTIATE_BN(float)
 ALPHAX_INSTANTIATE_BN(double)

@@ -32,6 +32,7 @@ inline void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
 /// BLAS call). Must not be called from inside a parallel region.
 template <typename T>
 void parallel_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
-                   const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
+                   const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                   std::int64_t ldc);
 
 }  // namespace alphax::tensor::detail

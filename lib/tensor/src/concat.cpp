@@ -13,7 +13,8 @@ namespace {
 
 /// Checks that the parts stack to y on dim 1; returns nothing, throws naming the offending part.
 template <typename T, typename Part>
-void check_parts(const char* where, std::span<Part* const> parts, const BasicTensor<T>& y, const char* y_name) {
+void check_parts(const char* where, std::span<Part* const> parts, const BasicTensor<T>& y,
+                 const char* y_name) {
   detail::require_rank(where, y_name, y, 4);
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (parts[i] == nullptr) continue;
@@ -57,21 +58,23 @@ void concat_channels_forward(std::type_identity_t<std::span<const BasicTensor<T>
 }
 
 template <Scalar T>
-void concat_channels_backward(const BasicTensor<T>& dy, std::type_identity_t<std::span<BasicTensor<T>* const>> dinputs,
-                              GradMode mode) {
+void concat_channels_backward(const BasicTensor<T>& dy,
+                              std::type_identity_t<std::span<BasicTensor<T>* const>> dinputs, GradMode mode) {
   constexpr const char* kWhere = "concat_channels_backward";
   check_parts<T, BasicTensor<T>>(kWhere, dinputs, dy, "output gradient");
   std::int64_t channels = 0;
   for (std::size_t i = 0; i < dinputs.size(); ++i) {
     if (dinputs[i] == nullptr) {
-      detail::fail(kWhere, "input gradient " + std::to_string(i) +
-                               " is null; the channel split needs every part's shape (pass a scratch tensor)");
+      detail::fail(kWhere,
+                   "input gradient " + std::to_string(i) +
+                       " is null; the channel split needs every part's shape (pass a scratch tensor)");
     }
     channels += dinputs[i]->dim(1);
   }
   if (channels != dy.dim(1)) {
-    detail::fail(kWhere, "input gradients have " + std::to_string(channels) + " channels in total, output gradient " +
-                             dy.shape().to_string() + " has " + std::to_string(dy.dim(1)));
+    detail::fail(kWhere, "input gradients have " + std::to_string(channels) +
+                             " channels in total, output gradient " + dy.shape().to_string() + " has " +
+                             std::to_string(dy.dim(1)));
   }
   const std::int64_t n = dy.dim(0);
   const std::int64_t plane = dy.dim(2) * dy.dim(3);
@@ -91,9 +94,10 @@ void concat_channels_backward(const BasicTensor<T>& dy, std::type_identity_t<std
   }
 }
 
-#define ALPHAX_INSTANTIATE_CONCAT(T)                                                                       \
-  template void concat_channels_forward<T>(std::span<const BasicTensor<T>* const>, BasicTensor<T>&);       \
-  template void concat_channels_backward<T>(const BasicTensor<T>&, std::span<BasicTensor<T>* const>, GradMode);
+#define ALPHAX_INSTANTIATE_CONCAT(T)                                                                 \
+  template void concat_channels_forward<T>(std::span<const BasicTensor<T>* const>, BasicTensor<T>&); \
+  template void concat_channels_backward<T>(const BasicTensor<T>&, std::span<BasicTensor<T>* const>, \
+                                            GradMode);
 ALPHAX_INSTANTIATE_CONCAT(float)
 ALPHAX_INSTANTIATE_CONCAT(double)
 #undef ALPHAX_INSTANTIATE_CONCAT

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -21,12 +22,13 @@ struct ConvGeometry {
   std::int64_t oh, ow;        // output
   std::int64_t stride, pad;
   bool relu = false;  // the convolution reads max(x, 0) (Conv2dParams::input_activation)
-  [[nodiscard]] std::int64_t k() const { return cin * kh * kw; }       // GEMM inner dimension
-  [[nodiscard]] std::int64_t p() const { return oh * ow; }             // output pixels per sample
+  [[nodiscard]] std::int64_t k() const { return cin * kh * kw; }  // GEMM inner dimension
+  [[nodiscard]] std::int64_t p() const { return oh * ow; }        // output pixels per sample
   [[nodiscard]] bool direct() const { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
 };
 
-ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight, const Conv2dParams& params) {
+ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight,
+                      const Conv2dParams& params) {
   if (input.rank() != 4) detail::fail(where, "input must be [N, C, H, W], has shape " + input.to_string());
   if (weight.rank() != 4) {
     detail::fail(where, "weight must be [Cout, Cin, KH, KW], has shape " + weight.to_string());
@@ -38,14 +40,15 @@ ConvGeometry geometry(const char* where, const Shape& input, const Shape& weight
                             std::to_string(weight[1]) + " (input " + input.to_string() + ", weight " +
                             weight.to_string() + ")");
   }
-  ConvGeometry g{input[0], input[1], input[2], input[3], weight[0], weight[2], weight[3], 0, 0,
-                 params.stride, params.padding, params.input_activation == Activation::kRelu};
+  ConvGeometry g{input[0],  input[1],      input[2],       input[3],
+                 weight[0], weight[2],     weight[3],      0,
+                 0,         params.stride, params.padding, params.input_activation == Activation::kRelu};
   const std::int64_t span_h = g.h + 2 * g.pad - g.kh;
   const std::int64_t span_w = g.w + 2 * g.pad - g.kw;
   if (span_h < 0 || span_w < 0) {
-    detail::fail(where, "kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) + " is larger than the padded input " +
-                            std::to_string(g.h + 2 * g.pad) + "x" + std::to_string(g.w + 2 * g.pad) +
-                            "; use more padding or a smaller kernel");
+    detail::fail(where, "kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
+                            " is larger than the padded input " + std::to_string(g.h + 2 * g.pad) + "x" +
+                            std::to_string(g.w + 2 * g.pad) + "; use more padding or a smaller kernel");
   }
   g.oh = span_h / g.stride + 1;
   g.ow = span_w / g.stride + 1;
@@ -86,13 +89,15 @@ ConvPlan make_plan(const ConvGeometry& g) {
   plan.q = g.oh * plan.row_len;
   // At most one chunk per weight-gradient block's share of samples, independent of the thread count.
   const std::int64_t per_block = (g.n + kWeightGradBlocks - 1) / kWeightGradBlocks;
-  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1, std::max<std::int64_t>(per_block, 1));
+  plan.chunk = std::clamp<std::int64_t>((kTargetColumns + plan.q / 2) / plan.q, 1,
+                                        std::max<std::int64_t>(per_block, 1));
   plan.input_direct = one_by_one && plan.chunk == 1 && !g.relu;
   plan.output_direct = plan.chunk == 1 && plan.row_len == g.ow;
   const bool needs_pad = plan.wide && !(g.pad == 0 && g.kh == 1 && g.kw == 1);
   plan.padded_plane = needs_pad ? (g.h + 2 * g.pad) * plan.row_len + (g.kw - 1) : g.h * g.w;
   using detail::round_up16;
-  plan.xpad = plan.wide && !plan.input_direct ? round_up16(static_cast<std::size_t>(g.cin * plan.padded_plane)) : 0;
+  plan.xpad =
+      plan.wide && !plan.input_direct ? round_up16(static_cast<std::size_t>(g.cin * plan.padded_plane)) : 0;
   plan.cols = plan.input_direct ? 0 : round_up16(static_cast<std::size_t>(g.k() * plan.chunk * plan.q));
   plan.ybuf = plan.output_direct ? 0 : round_up16(static_cast<std::size_t>(g.cout * plan.chunk * plan.q));
   // With a fused input ReLU, dx of one sample is formed here and then masked into the caller's dx.
@@ -136,7 +141,8 @@ void relu_mask_into(const T* x, const T* d, T* dx, std::int64_t n, GradMode mode
   }
 }
 
-/// Unfolds one sample x [Cin, H, W] into col [Cin*KH*KW, OH*OW] (rows ld apart) (zero where the window is padding).
+/// Unfolds one sample x [Cin, H, W] into col [Cin*KH*KW, OH*OW] (rows ld apart) (zero where the window is
+/// padding).
 template <typename T>
 void im2col(const ConvGeometry& g, const T* x, T* col, std::int64_t ld) {
   for (std::int64_t c = 0; c < g.cin; ++c) {
@@ -146,7 +152,8 @@ void im2col(const ConvGeometry& g, const T* x, T* col, std::int64_t ld) {
         T* row = col + ((c * g.kh + ky) * g.kw + kx) * ld;
         // Output columns whose input column iw = ow*stride - pad + kx lies inside [0, W).
         const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
-        const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
+        const std::int64_t hi =
+            std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
         for (std::int64_t oy = 0; oy < g.oh; ++oy) {
           T* out = row + oy * g.ow;
           const std::int64_t iy = oy * g.stride - g.pad + ky;
@@ -180,7 +187,8 @@ void col2im_add(const ConvGeometry& g, const T* col, std::int64_t ld, T* dx) {
       for (std::int64_t kx = 0; kx < g.kw; ++kx) {
         const T* row = col + ((c * g.kh + ky) * g.kw + kx) * ld;
         const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
-        const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
+        const std::int64_t hi =
+            std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
         for (std::int64_t oy = 0; oy < g.oh; ++oy) {
           const std::int64_t iy = oy * g.stride - g.pad + ky;
           if (iy < 0 || iy >= g.h) continue;
@@ -219,7 +227,8 @@ void pad_sample(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad
 
 /// Writes the columns of one sample: rows r = (c, ky, kx) of length q at col + r * ld.
 template <typename T>
-void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad, T* col, std::int64_t ld) {
+void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* xpad, T* col,
+                   std::int64_t ld) {
   if (plan.wide) {
     const bool needs_pad = !(g.pad == 0 && g.kh == 1 && g.kw == 1);
     const T* src = x;
@@ -242,8 +251,8 @@ void build_columns(const ConvGeometry& g, const ConvPlan& plan, const T* x, T* x
 
 /// Adds the column gradients of one sample (rows of length q at dcol + r * ld) into dx [Cin, H, W].
 template <typename T>
-void fold_columns(const ConvGeometry& g, const ConvPlan& plan, const T* dcol, std::int64_t ld, T* dxpad, T* dx,
-                  GradMode mode) {
+void fold_columns(const ConvGeometry& g, const ConvPlan& plan, const T* dcol, std::int64_t ld, T* dxpad,
+                  T* dx, GradMode mode) {
   if (!plan.wide) {
     if (mode == GradMode::kWrite) std::fill(dx, dx + g.cin * g.h * g.w, T{0});
     col2im_add(g, dcol, ld, dx);
@@ -305,7 +314,8 @@ struct WorkspaceLayout {
   std::size_t stride = 0, flipped = 0, block_sums = 0;
   std::int64_t blocks = 0;
   [[nodiscard]] std::size_t total(int threads) const {
-    return static_cast<std::size_t>(threads) * stride + flipped + static_cast<std::size_t>(blocks) * block_sums;
+    return static_cast<std::size_t>(threads) * stride + flipped +
+           static_cast<std::size_t>(blocks) * block_sums;
   }
 };
 
@@ -393,7 +403,7 @@ void forward_impl(const ConvGeometry& g, const ConvPlan& plan, const T* x, const
   }
 }
 
-// ---- direct path (float, stride 1, AVX-512) ----
+// ---- direct path (float, AVX-512) ----
 
 /// Samples whose padded input and wide output gradient together stay about this size are handed
 /// to the weight-gradient kernel at once (it reads them once per register block, from L2).
@@ -404,13 +414,21 @@ bool direct_applies(const ConvGeometry& g) {
          detail::direct_conv_supported();
 }
 
-/// dx by the direct kernels (a stride-1 convolution of dy with the flipped kernel); strided
-/// convolutions compute dx by GEMM and col2im instead.
-bool direct_dx(const ConvGeometry& g) { return g.stride == 1; }
+/// Strides up to 4 take dx from the direct kernels (stride^2 phases, see DxPhase); larger ones by
+/// GEMM and col2im.
+constexpr std::int64_t kMaxDxPhases = 16;
 
-/// kAuto's choice: a 1x1 kernel has too few multiply-adds per input element to pay for the padded
-/// copy (GEMM on the input itself is faster, bench_tensor_ops), every larger kernel runs direct.
-bool direct_preferred(const ConvGeometry& g) { return direct_applies(g) && g.kh * g.kw > 1; }
+/// dx by the direct kernels: a stride-1 convolution of dy with the flipped kernel, or for stride
+/// s > 1 one per phase of the padded input.
+bool direct_dx(const ConvGeometry& g) { return g.stride * g.stride <= kMaxDxPhases; }
+
+/// kAuto's choice (bench_tensor_ops): every kernel larger than 1x1 runs direct; a 1x1 kernel has so
+/// few multiply-adds per input element that GEMM on the input itself wins unless the channels-last
+/// kernels apply (>= 32 output channels in whole vectors, >= 16 input channels).
+bool direct_preferred(const ConvGeometry& g) {
+  if (!direct_applies(g)) return false;
+  return g.kh * g.kw > 1 || (g.cout % 16 == 0 && g.cout >= 32 && g.cin >= 16);
+}
 
 /// Whether a T convolution runs the direct kernels; throws when kDirect is asked for and cannot run.
 template <typename T>
@@ -426,11 +444,26 @@ bool use_direct(const char* where, const ConvGeometry& g, ConvAlgorithm algorith
   return algorithm == ConvAlgorithm::kDirect || (possible && direct_preferred(g));
 }
 
+/// dx of a stride-s convolution, phase (a, b): the gradient of the padded input's pixels
+/// (s*i + a, s*j + b) is dxp(i, j) = sum over m, n of dy(i - m, j - n) * W(a + s*m, b + s*n) (taps
+/// inside the kernel), a stride-1 convolution of dy (padded as in DirectPlan::trans) with that
+/// flipped sub-kernel. The phases interleave back into dx; each is a quarter (for s = 2) of the
+/// work, so dx costs what the forward pass costs instead of going through GEMM and col2im.
+struct DxPhase {
+  std::int64_t a = 0, b = 0;    // rows s*i + a, columns s*j + b of the padded input
+  detail::WideConvShape shape;  // DirectPlan::trans with this phase's taps (none: no gradient)
+  std::size_t weights = 0;      // offset of its flipped weights in the shared weight region
+};
+
 /// Workspace of the direct path: shared weights (transposed or flipped) and weight-gradient block
 /// sums, then one slice per thread.
 struct DirectPlan {
   detail::WideConvShape fwd;    // y = conv(x, W); also the weight gradient
-  detail::WideConvShape trans;  // dx = conv(dy, flipped W^T) with padding K-1-pad
+  detail::WideConvShape trans;  // dx = conv(dy, flipped W^T) with padding K-1-pad (stride 1), or the
+                                // padded dy every phase reads (stride > 1)
+  std::array<DxPhase, kMaxDxPhases> phases{};
+  std::int64_t phase_count = 0;
+  std::int64_t row_shift = 0, col_shift = 0;  // phase row i is row i + row_shift of a phase's output
   // Channels-last kernels where the output channels fill whole vectors (no discarded wide columns).
   bool forward_cl = false, dx_cl = false;
   std::int64_t blocks = 1, group = 1;
@@ -439,15 +472,58 @@ struct DirectPlan {
     return weights + static_cast<std::size_t>(threads) * forward_slice;
   }
   [[nodiscard]] std::size_t backward_total(int threads) const {
-    return weights + static_cast<std::size_t>(blocks) * block_sums + static_cast<std::size_t>(threads) * backward_slice;
+    return weights + static_cast<std::size_t>(blocks) * block_sums +
+           static_cast<std::size_t>(threads) * backward_slice;
   }
 };
+
+/// Number of taps t in [0, k) with t % s == phase.
+std::int64_t phase_taps(std::int64_t k, std::int64_t s, std::int64_t phase) {
+  return phase < k ? (k - phase + s - 1) / s : 0;
+}
+
+void plan_dx_phases(const ConvGeometry& g, DirectPlan& p) {
+  const std::int64_t s = g.stride;
+  const std::int64_t max_m = phase_taps(g.kh, s, 0);
+  const std::int64_t max_n = phase_taps(g.kw, s, 0);
+  // Phase rows i with s*i + a inside the input's rows: i < ceil((pad + H) / s).
+  const std::int64_t rows = (g.pad + g.h + s - 1) / s;
+  const std::int64_t cols = (g.pad + g.w + s - 1) / s;
+  const std::int64_t pad_h = std::max(max_m - 1, rows - g.oh);
+  const std::int64_t pad_w = std::max(max_n - 1, cols - g.ow);
+  p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, max_m, max_n, pad_h, pad_w);
+  p.row_shift = pad_h - (max_m - 1);
+  p.col_shift = pad_w - (max_n - 1);
+  std::size_t weights = 0;
+  for (std::int64_t a = 0; a < s; ++a) {
+    for (std::int64_t b = 0; b < s; ++b) {
+      DxPhase& ph = p.phases[static_cast<std::size_t>(p.phase_count++)];
+      ph.a = a;
+      ph.b = b;
+      ph.shape = p.trans;
+      ph.shape.kh = phase_taps(g.kh, s, a);
+      ph.shape.kw = phase_taps(g.kw, s, b);
+      // Tap (m', n') of the flipped sub-kernel reads padded dy at (o + m' + max_m - M, oc + n' + max_n - N).
+      for (std::int64_t m = 0; m < ph.shape.kh; ++m) {
+        for (std::int64_t n = 0; n < ph.shape.kw; ++n) {
+          ph.shape.tap_offset[static_cast<std::size_t>(m * ph.shape.kw + n)] =
+              (m + max_m - ph.shape.kh) * p.trans.row + n + max_n - ph.shape.kw;
+        }
+      }
+      ph.weights = weights;
+      weights += static_cast<std::size_t>(g.cout * ph.shape.kh * ph.shape.kw * g.cin);
+    }
+  }
+}
 
 DirectPlan make_direct_plan(const ConvGeometry& g) {
   DirectPlan p;
   p.fwd = detail::make_wide_conv_shape(g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.pad, g.pad, g.stride);
-  if (direct_dx(g)) {
-    p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+  if (direct_dx(g) && g.stride == 1) {
+    p.trans = detail::make_wide_conv_shape(g.cout, g.oh, g.ow, g.cin, g.kh, g.kw, g.kh - 1 - g.pad,
+                                           g.kw - 1 - g.pad);
+  } else if (direct_dx(g)) {
+    plan_dx_phases(g, p);
   }
   const std::int64_t sample = p.fwd.padded_size() + p.fwd.wide_size();
   p.group = std::clamp<std::int64_t>(kWeightGradGroupBytes / (sample * 4), 1, 16);
@@ -484,8 +560,56 @@ void flip_weight(const ConvGeometry& g, const float* w, float* wt) {
   }
 }
 
-void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* bias,
-                    float* y, float* ws, int threads, double* moments) {
+/// Each phase's flipped sub-kernel in the forward kernel's layout [(co, m', n')][ci]:
+/// W[co][ci][a + s*(M-1-m')][b + s*(N-1-n')].
+void flip_phase_weights(const ConvGeometry& g, const DirectPlan& p, const float* w, float* wt) {
+  for (std::int64_t q = 0; q < p.phase_count; ++q) {
+    const DxPhase& ph = p.phases[static_cast<std::size_t>(q)];
+    const std::int64_t mm = ph.shape.kh;
+    const std::int64_t nn = ph.shape.kw;
+    float* out = wt + ph.weights;
+    for (std::int64_t co = 0; co < g.cout; ++co) {
+      for (std::int64_t m = 0; m < mm; ++m) {
+        for (std::int64_t n = 0; n < nn; ++n) {
+          const std::int64_t ky = ph.a + g.stride * (mm - 1 - m);
+          const std::int64_t kx = ph.b + g.stride * (nn - 1 - n);
+          for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+            out[((co * mm + m) * nn + n) * g.cin + ci] = w[((co * g.cin + ci) * g.kh + ky) * g.kw + kx];
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Writes (or adds) phase `ph`'s output into one sample's dx [Cin, H, W], masked by x > 0 when the
+/// input ReLU is fused; out is the phase output, wide [cin][qv] or channels-last [pixel][cin].
+void scatter_phase(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
+                   const float* x_n, float* dx_n, GradMode mode) {
+  const std::int64_t s = g.stride;
+  const bool empty = ph.shape.kh * ph.shape.kw == 0;
+  const std::int64_t i0 = std::max<std::int64_t>(0, (g.pad - ph.a + s - 1) / s);
+  const std::int64_t j0 = std::max<std::int64_t>(0, (g.pad - ph.b + s - 1) / s);
+  const std::int64_t channel_stride = cl ? 1 : p.trans.qv;
+  const std::int64_t row_stride = cl ? p.trans.out_w * g.cin : p.trans.row;
+  const std::int64_t col_stride = cl ? g.cin : 1;
+  for (std::int64_t ci = 0; ci < g.cin; ++ci) {
+    for (std::int64_t i = i0; s * i + ph.a - g.pad < g.h; ++i) {
+      const std::int64_t y = s * i + ph.a - g.pad;
+      const float* src = out + ci * channel_stride + (i + p.row_shift) * row_stride;
+      const std::int64_t at = (ci * g.h + y) * g.w;
+      for (std::int64_t j = j0; s * j + ph.b - g.pad < g.w; ++j) {
+        const std::int64_t xx = s * j + ph.b - g.pad;
+        float v = empty ? 0.0f : src[(j + p.col_shift) * col_stride];
+        if (g.relu && !(x_n[at + xx] > 0.0f)) v = 0.0f;
+        detail::store(dx_n[at + xx], v, mode);
+      }
+    }
+  }
+}
+
+void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w,
+                    const float* bias, float* y, float* ws, int threads, double* moments) {
   transpose_weight(g, w, ws);
   const std::int64_t in_size = g.cin * g.h * g.w;
   const std::int64_t out_size = g.cout * g.oh * g.ow;
@@ -508,9 +632,16 @@ void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, 
   }
 }
 
-void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w, const float* dy,
-                     float* dx, float* dweight, float* dbias, GradMode mode, float* ws, int threads) {
-  if (dx != nullptr) flip_weight(g, w, ws);
+void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w,
+                     const float* dy, float* dx, float* dweight, float* dbias, GradMode mode, float* ws,
+                     int threads) {
+  if (dx != nullptr) {
+    if (g.stride == 1) {
+      flip_weight(g, w, ws);
+    } else {
+      flip_phase_weights(g, p, w, ws);
+    }
+  }
   const std::int64_t in_size = g.cin * g.h * g.w;
   const std::int64_t out_size = g.cout * g.oh * g.ow;
   const std::int64_t weights = g.cout * g.k();
@@ -540,17 +671,30 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
           if (dx == nullptr) continue;
           detail::pad_input(p.trans, dy + n * out_size, dy_pad, false);
           const float* mask = g.relu ? x + n * in_size : nullptr;  // gradient through the fused ReLU
-          if (p.dx_cl) {
+          if (g.stride > 1) {
+            for (std::int64_t q = 0; q < p.phase_count; ++q) {
+              const DxPhase& ph = p.phases[static_cast<std::size_t>(q)];
+              if (ph.shape.kh * ph.shape.kw > 0) {
+                if (p.dx_cl) {
+                  detail::direct_conv_forward_cl(ph.shape, dy_pad, ws + ph.weights, dx_wide);
+                } else {
+                  detail::direct_conv_forward(ph.shape, dy_pad, ws + ph.weights, dx_wide);
+                }
+              }
+              scatter_phase(g, p, ph, dx_wide, p.dx_cl, x + n * in_size, dx + n * in_size, mode);
+            }
+          } else if (p.dx_cl) {
             detail::direct_conv_forward_cl(p.trans, dy_pad, ws, dx_wide);
-            detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
+            detail::narrow_channels_last(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd,
+                                         mask);
           } else {
             detail::direct_conv_forward(p.trans, dy_pad, ws, dx_wide);
             detail::narrow_output(p.trans, dx_wide, nullptr, dx + n * in_size, mode == GradMode::kAdd, mask);
           }
         }
         if (p.forward_cl) {
-          detail::direct_conv_weight_grad_cl(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(),
-                                             n0 > begin, sum);
+          detail::direct_conv_weight_grad_cl(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide,
+                                             p.fwd.wide_size(), n0 > begin, sum);
         } else {
           detail::direct_conv_weight_grad(p.fwd, count, xpad, p.fwd.padded_size(), dy_wide, p.fwd.wide_size(),
                                           n0 > begin, sum);
@@ -621,8 +765,8 @@ namespace {
 
 /// The im2col + GEMM backward pass. dweight == nullptr computes dx only (dbias must then be null).
 template <typename T>
-void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
-                   GradMode mode, Workspace<T>& workspace, int threads) {
+void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* dy, T* dx, T* dweight,
+                   T* dbias, GradMode mode, Workspace<T>& workspace, int threads) {
   detail::ensure_blas_single_threaded();
   const ConvPlan plan = make_plan(g);
   const WorkspaceLayout layout = backward_layout(g);
@@ -645,7 +789,8 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* 
       T* dw_sum = sums + static_cast<std::size_t>(block) * layout.block_sums;
       T* db_sum = dw_sum + g.cout * k;
       std::fill(dw_sum, dw_sum + g.cout * k + g.cout, T{0});
-      for (std::int64_t chunk = block * chunks / layout.blocks; chunk < (block + 1) * chunks / layout.blocks; ++chunk) {
+      for (std::int64_t chunk = block * chunks / layout.blocks; chunk < (block + 1) * chunks / layout.blocks;
+           ++chunk) {
         const std::int64_t n0 = chunk * plan.chunk;
         const std::int64_t count = std::min(plan.chunk, g.n - n0);
         const std::int64_t ld = count * plan.q;
@@ -690,8 +835,8 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* 
         if (!folded_dx) continue;
         if (plan.input_direct) {
           // dx_n = W^T [Cin, Cout] * dy_n [Cout, P]
-          detail::gemm(true, false, k, p, g.cout, T{1}, weight, k, dyt, p, mode == GradMode::kAdd ? T{1} : T{0},
-                       dx + n0 * in_size, p);
+          detail::gemm(true, false, k, p, g.cout, T{1}, weight, k, dyt, p,
+                       mode == GradMode::kAdd ? T{1} : T{0}, dx + n0 * in_size, p);
           continue;
         }
         // dcols [K, count*q] = W^T [K, Cout] * dy [Cout, count*q], then fold back onto each sample.
@@ -713,7 +858,8 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* weight, const T* 
 #pragma omp for schedule(static)
       for (std::int64_t i = 0; i < g.cout * k + (dbias != nullptr ? g.cout : 0); ++i) {
         T sum{0};
-        for (std::int64_t b = 0; b < layout.blocks; ++b) sum += sums[static_cast<std::size_t>(b) * layout.block_sums + i];
+        for (std::int64_t b = 0; b < layout.blocks; ++b)
+          sum += sums[static_cast<std::size_t>(b) * layout.block_sums + i];
         detail::store(i < g.cout * k ? dweight[i] : dbias[i - g.cout * k], sum, mode);
       }
     }
@@ -784,9 +930,9 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
     if (use_direct<T>(kWhere, g, params.algorithm)) {
       const DirectPlan p = make_direct_plan(g);
       const bool dx_here = dx != nullptr && direct_dx(g);
-      direct_backward(g, p, x.data(), weight.data(), dy.data(), dx_here ? dx->data() : nullptr, dweight.data(),
-                      dbias != nullptr ? dbias->data() : nullptr, mode, workspace.reserve(p.backward_total(threads)),
-                      threads);
+      direct_backward(g, p, x.data(), weight.data(), dy.data(), dx_here ? dx->data() : nullptr,
+                      dweight.data(), dbias != nullptr ? dbias->data() : nullptr, mode,
+                      workspace.reserve(p.backward_total(threads)), threads);
       if (dx != nullptr && !dx_here) {
         gemm_backward(g, x.data(), weight.data(), dy.data(), dx->data(), static_cast<float*>(nullptr),
                       static_cast<float*>(nullptr), mode, workspace, threads);
@@ -800,10 +946,10 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
                 dbias != nullptr ? dbias->data() : nullptr, mode, workspace, threads);
 }
 
-#define ALPHAX_INSTANTIATE_CONV2D(T)                                                                      \
-  template void conv2d_forward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,      \
+#define ALPHAX_INSTANTIATE_CONV2D(T)                                                                       \
+  template void conv2d_forward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,     \
                                   BasicTensor<T>&, const Conv2dParams&, Workspace<T>&, TensorD*);          \
-  template void conv2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,     \
+  template void conv2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,    \
                                    BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>*, const Conv2dParams&, \
                                    Workspace<T>&, GradMode);
 ALPHAX_INSTANTIATE_CONV2D(float)

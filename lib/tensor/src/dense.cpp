@@ -23,8 +23,9 @@ DenseGeometry geometry(const char* where, const BasicTensor<T>& x, const BasicTe
   const std::int64_t n = x.dim(0);
   const std::int64_t in = x.size() / n;
   if (in != weight.dim(1)) {
-    detail::fail(where, "input has " + std::to_string(in) + " features per sample (shape " + x.shape().to_string() +
-                            "), weight " + weight.shape().to_string() + " expects " + std::to_string(weight.dim(1)));
+    detail::fail(where, "input has " + std::to_string(in) + " features per sample (shape " +
+                            x.shape().to_string() + "), weight " + weight.shape().to_string() + " expects " +
+                            std::to_string(weight.dim(1)));
   }
   return {n, in, weight.dim(0)};
 }
@@ -44,8 +45,8 @@ void dense_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
   check_bias(kWhere, "bias", bias, g.out);
   detail::require_same_shape(kWhere, "output", y, Shape{g.n, g.out});
   // y [N, out] = x [N, in] * W^T [in, out]
-  detail::parallel_gemm(false, true, g.n, g.out, g.in, T{1}, x.data(), g.in, weight.data(), g.in, T{0}, y.data(),
-                        g.out);
+  detail::parallel_gemm(false, true, g.n, g.out, g.in, T{1}, x.data(), g.in, weight.data(), g.in, T{0},
+                        y.data(), g.out);
   if (bias != nullptr) {
     for (std::int64_t r = 0; r < g.n; ++r) {
       for (std::int64_t o = 0; o < g.out; ++o) y.data()[r * g.out + o] += (*bias)[o];
@@ -65,8 +66,8 @@ void dense_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, const
   if (dx != nullptr) detail::require_size(kWhere, "input gradient", *dx, x.size());
   const T beta = mode == GradMode::kAdd ? T{1} : T{0};
   // dW [out, in] = dy^T [out, N] * x [N, in]
-  detail::parallel_gemm(true, false, g.out, g.in, g.n, T{1}, dy.data(), g.out, x.data(), g.in, beta, dweight.data(),
-                        g.in);
+  detail::parallel_gemm(true, false, g.out, g.in, g.n, T{1}, dy.data(), g.out, x.data(), g.in, beta,
+                        dweight.data(), g.in);
   if (dx != nullptr) {
     // dx [N, in] = dy [N, out] * W [out, in]
     detail::parallel_gemm(false, false, g.n, g.in, g.out, T{1}, dy.data(), g.out, weight.data(), g.in, beta,
@@ -81,10 +82,10 @@ void dense_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, const
   }
 }
 
-#define ALPHAX_INSTANTIATE_DENSE(T)                                                                          \
-  template void dense_forward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,         \
-                                 BasicTensor<T>&);                                                            \
-  template void dense_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,        \
+#define ALPHAX_INSTANTIATE_DENSE(T)                                                                    \
+  template void dense_forward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,  \
+                                 BasicTensor<T>&);                                                     \
+  template void dense_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
                                   BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>*, GradMode);
 ALPHAX_INSTANTIATE_DENSE(float)
 ALPHAX_INSTANTIATE_DENSE(double)

@@ -38,7 +38,8 @@ WideConvShape make_wide_conv_shape(std::int64_t cin, std::int64_t in_h, std::int
   // the padded rows of a phase plane end at ceil((in_h + 2*pad_h)/s)*row.
   const std::int64_t reads = s.qv + ((kh - 1) / stride) * s.row + (kw - 1) / stride;
   const std::int64_t rows = (in_h + 2 * pad_h + stride - 1) / stride;
-  s.phase_plane = static_cast<std::int64_t>(round_up16(static_cast<std::size_t>(std::max(reads, rows * s.row))));
+  s.phase_plane =
+      static_cast<std::int64_t>(round_up16(static_cast<std::size_t>(std::max(reads, rows * s.row))));
   s.in_plane = stride * stride * s.phase_plane;
   for (std::int64_t ky = 0; ky < kh; ++ky) {
     for (std::int64_t kx = 0; kx < kw; ++kx) {
@@ -78,7 +79,8 @@ ALPHAX_AVX512 inline __mmask16 tail_mask(std::int64_t n) {
 }
 
 ALPHAX_AVX512 inline void zero(float* dst, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; i += 16) _mm512_mask_storeu_ps(dst + i, tail_mask(n - i), _mm512_setzero_ps());
+  for (std::int64_t i = 0; i < n; i += 16)
+    _mm512_mask_storeu_ps(dst + i, tail_mask(n - i), _mm512_setzero_ps());
 }
 
 ALPHAX_AVX512 inline void copy_row(const float* src, float* dst, std::int64_t n, bool relu) {
@@ -173,19 +175,19 @@ ALPHAX_AVX512 void widen_output(const WideConvShape& s, const float* dy, float* 
   }
 }
 
-ALPHAX_AVX512 void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y, bool accumulate,
-                   const float* mask) {
+ALPHAX_AVX512 void narrow_output(const WideConvShape& s, const float* y_wide, const float* bias, float* y,
+                                 bool accumulate, const float* mask) {
   for (std::int64_t c = 0; c < s.cout; ++c) {
     const float b = bias != nullptr ? bias[c] : 0.0f;
     for (std::int64_t oy = 0; oy < s.out_h; ++oy) {
       const std::int64_t at = (c * s.out_h + oy) * s.out_w;
-      store_row(y_wide + c * s.qv + oy * s.row, b, mask != nullptr ? mask + at : nullptr, accumulate, y + at, s.out_w);
+      store_row(y_wide + c * s.qv + oy * s.row, b, mask != nullptr ? mask + at : nullptr, accumulate, y + at,
+                s.out_w);
     }
   }
 }
 
 namespace {
-
 
 // Register blocking (accumulators in zmm registers, at most 28 of the 32):
 // pixel-vectorised ("wide") kernels: forward kWideRows output channels x kWideVectors*16 wide
@@ -264,10 +266,9 @@ ALPHAX_AVX512 inline void transpose16(__m512* r) {
   }
 }
 
-
 /// to[j*ld_to + i] = from[i*ld_from + j] for 16 rows i and the m columns j in `mask`.
-ALPHAX_AVX512 void transpose_in(__mmask16 mask, const float* from, std::int64_t ld_from, std::int64_t m, float* to,
-                                std::int64_t ld_to) {
+ALPHAX_AVX512 void transpose_in(__mmask16 mask, const float* from, std::int64_t ld_from, std::int64_t m,
+                                float* to, std::int64_t ld_to) {
   __m512 r[16];
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) r[i] = _mm512_maskz_loadu_ps(mask, from + i * ld_from);
@@ -281,7 +282,8 @@ ALPHAX_AVX512 void transpose_out(__mmask16 mask, const float* from, std::int64_t
                                  const float* bias, bool accumulate, const float* relu_mask, float* to,
                                  std::int64_t ld_to) {
   __m512 r[16];
-  for (std::int64_t j = 0; j < 16; ++j) r[j] = j < m ? _mm512_load_ps(from + j * ld_from) : _mm512_setzero_ps();
+  for (std::int64_t j = 0; j < 16; ++j)
+    r[j] = j < m ? _mm512_load_ps(from + j * ld_from) : _mm512_setzero_ps();
   transpose16(r);
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) {
@@ -298,8 +300,8 @@ ALPHAX_AVX512 void transpose_out(__mmask16 mask, const float* from, std::int64_t
 
 /// Wide forward block: MR output channels from co0, NR vectors of wide positions from j0.
 template <int MR, int NR>
-ALPHAX_AVX512 void wide_forward_block(const WideConvShape& s, const float* xpad, const float* wt, float* y_wide,
-                                      std::int64_t co0, std::int64_t j0) {
+ALPHAX_AVX512 void wide_forward_block(const WideConvShape& s, const float* xpad, const float* wt,
+                                      float* y_wide, std::int64_t co0, std::int64_t j0) {
   __m512 acc[MR][NR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
@@ -334,8 +336,9 @@ ALPHAX_AVX512 void wide_forward_block(const WideConvShape& s, const float* xpad,
 /// Wide weight-gradient block: MR output channels from co0 x NK im2col rows from k0.
 template <int MR, int NK>
 ALPHAX_AVX512 void wide_weight_grad_block(const WideConvShape& s, std::int64_t count, const float* xpad,
-                                          std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride,
-                                          std::int64_t co0, std::int64_t k0, bool accumulate, float* dw) {
+                                          std::int64_t xpad_stride, const float* dy_wide,
+                                          std::int64_t dy_stride, std::int64_t co0, std::int64_t k0,
+                                          bool accumulate, float* dw) {
   std::int64_t offset[NK];
   row_offsets<NK>(s, k0, offset);
   __m512 acc[MR][NK];
@@ -461,15 +464,16 @@ ALPHAX_AVX512 void to_channels_last(const WideConvShape& s, const float* dy, flo
   }
 }
 
-ALPHAX_AVX512 void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate,
-                          const float* relu_mask) {
+ALPHAX_AVX512 void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias,
+                                        float* y, bool accumulate, const float* relu_mask) {
   const std::int64_t pixels = s.out_h * s.out_w;
   for (std::int64_t p0 = 0; p0 < pixels; p0 += 16) {
     const std::int64_t m = std::min<std::int64_t>(16, pixels - p0);
     const auto mask = static_cast<__mmask16>((1u << m) - 1u);
     for (std::int64_t c0 = 0; c0 < s.cout; c0 += 16) {
-      transpose_out(mask, y_cl + p0 * s.cout + c0, s.cout, m, bias != nullptr ? bias + c0 : nullptr, accumulate,
-                    relu_mask != nullptr ? relu_mask + c0 * pixels + p0 : nullptr, y + c0 * pixels + p0, pixels);
+      transpose_out(mask, y_cl + p0 * s.cout + c0, s.cout, m, bias != nullptr ? bias + c0 : nullptr,
+                    accumulate, relu_mask != nullptr ? relu_mask + c0 * pixels + p0 : nullptr,
+                    y + c0 * pixels + p0, pixels);
     }
   }
 }
@@ -489,8 +493,8 @@ void direct_conv_forward(const WideConvShape& s, const float* xpad, const float*
 }
 
 void direct_conv_weight_grad(const WideConvShape& s, std::int64_t count, const float* xpad,
-                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride, bool accumulate,
-                             float* dw) {
+                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride,
+                             bool accumulate, float* dw) {
   const std::int64_t k = s.k();
   for (std::int64_t co0 = 0; co0 < s.cout; co0 += kWideGradRows) {
     for (std::int64_t k0 = 0; k0 < k; k0 += kWideGradCols) {
@@ -520,8 +524,8 @@ void direct_conv_forward_cl(const WideConvShape& s, const float* xpad, const flo
 }
 
 void direct_conv_weight_grad_cl(const WideConvShape& s, std::int64_t count, const float* xpad,
-                                std::int64_t xpad_stride, const float* dy_cl, std::int64_t dy_stride, bool accumulate,
-                                float* dwt) {
+                                std::int64_t xpad_stride, const float* dy_cl, std::int64_t dy_stride,
+                                bool accumulate, float* dwt) {
   const std::int64_t k = s.k();
   for (std::int64_t co0 = 0; co0 < s.cout; co0 += 16 * kClVectors) {
     for (std::int64_t k0 = 0; k0 < k; k0 += kClGradCols) {
@@ -545,7 +549,8 @@ bool direct_conv_supported() noexcept { return false; }
 
 namespace {
 [[noreturn]] void no_kernels(const char* where) {
-  fail(where, "this build has no AVX-512 kernels (direct_conv_supported() is false); use ConvAlgorithm::kGemm");
+  fail(where,
+       "this build has no AVX-512 kernels (direct_conv_supported() is false); use ConvAlgorithm::kGemm");
 }
 }  // namespace
 

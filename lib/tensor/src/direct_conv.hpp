@@ -26,13 +26,13 @@ inline constexpr std::int64_t kMaxDirectTaps = 64;
 /// \brief Sizes of a convolution in wide coordinates (see the file comment).
 struct WideConvShape {
   std::int64_t cin = 0, cout = 0, kh = 0, kw = 0, stride = 1;
-  std::int64_t in_h = 0, in_w = 0;      // unpadded input
-  std::int64_t pad_h = 0, pad_w = 0;    // zero padding on each side
-  std::int64_t out_h = 0, out_w = 0;    // output
-  std::int64_t row = 0;                 // row length of a (phase) plane of the padded input
-  std::int64_t qv = 0;                  // wide outputs per channel, out_h*row rounded up to 16
-  std::int64_t phase_plane = 0;         // floats per phase plane (a multiple of 16)
-  std::int64_t in_plane = 0;            // floats per channel of the padded input: stride^2 phase planes
+  std::int64_t in_h = 0, in_w = 0;    // unpadded input
+  std::int64_t pad_h = 0, pad_w = 0;  // zero padding on each side
+  std::int64_t out_h = 0, out_w = 0;  // output
+  std::int64_t row = 0;               // row length of a (phase) plane of the padded input
+  std::int64_t qv = 0;                // wide outputs per channel, out_h*row rounded up to 16
+  std::int64_t phase_plane = 0;       // floats per phase plane (a multiple of 16)
+  std::int64_t in_plane = 0;          // floats per channel of the padded input: stride^2 phase planes
   std::array<std::int64_t, kMaxDirectTaps> tap_offset{};  // tap ky*kw + kx -> offset within a channel
   [[nodiscard]] std::int64_t taps() const noexcept { return kh * kw; }
   [[nodiscard]] std::int64_t k() const noexcept { return cin * kh * kw; }
@@ -70,18 +70,19 @@ void direct_conv_forward(const WideConvShape& s, const float* xpad, const float*
 
 /// \brief dw[co*K + k] = (with `accumulate`: dw[co*K + k] +) the sum over the samples s < count of
 /// sum over j < qv of dy_wide[s*dy_stride + co*qv + j] * xpad[s*xpad_stride + offset(k) + j], where
-/// dy_wide is zero at discarded positions. Sums are formed in a fixed order. Requires direct_conv_supported().
+/// dy_wide is zero at discarded positions. Sums are formed in a fixed order. Requires
+/// direct_conv_supported().
 void direct_conv_weight_grad(const WideConvShape& s, std::int64_t count, const float* xpad,
-                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride, bool accumulate,
-                             float* dw);
+                             std::int64_t xpad_stride, const float* dy_wide, std::int64_t dy_stride,
+                             bool accumulate, float* dw);
 
 /// \brief dy_cl [out_h*out_w][cout] = the transpose of one sample's dy [cout, out_h, out_w].
 void to_channels_last(const WideConvShape& s, const float* dy, float* dy_cl);
 
 /// \brief y [cout, out_h, out_w] = (or +=, with `accumulate`) the transpose of y_cl
 /// [out_h*out_w][cout], plus bias[co] when bias is not null, masked as in narrow_output.
-void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y, bool accumulate,
-                          const float* mask = nullptr);
+void narrow_channels_last(const WideConvShape& s, const float* y_cl, const float* bias, float* y,
+                          bool accumulate, const float* mask = nullptr);
 
 /// \brief Channels-last forward, for cout a multiple of 16: y_cl[p*cout + co] = sum over k of
 /// wt[k*cout + co] * xpad[offset(k) + oy*row + ox] for every output pixel p = oy*out_w + ox.
@@ -92,7 +93,7 @@ void direct_conv_forward_cl(const WideConvShape& s, const float* xpad, const flo
 /// p = oy*out_w + ox of dy_cl[s*dy_stride + p*cout + co] * xpad[s*xpad_stride + offset(k) + oy*row + ox],
 /// summed in a fixed order.
 void direct_conv_weight_grad_cl(const WideConvShape& s, std::int64_t count, const float* xpad,
-                                std::int64_t xpad_stride, const float* dy_cl, std::int64_t dy_stride, bool accumulate,
-                                float* dwt);
+                                std::int64_t xpad_stride, const float* dy_cl, std::int64_t dy_stride,
+                                bool accumulate, float* dwt);
 
 }  // namespace alphax::tensor::detail

@@ -11,11 +11,12 @@ namespace alphax::tensor {
 namespace {
 
 template <typename T>
-void require_same_count(const char* where, const char* what, const BasicTensor<T>& t, const BasicTensor<T>& ref,
-                        const char* ref_name) {
+void require_same_count(const char* where, const char* what, const BasicTensor<T>& t,
+                        const BasicTensor<T>& ref, const char* ref_name) {
   if (t.data() == nullptr || ref.data() == nullptr || t.size() != ref.size()) {
     detail::fail(where, std::string(what) + " has shape " + t.shape().to_string() + " but " + ref_name +
-                            " has shape " + ref.shape().to_string() + "; they need the same number of elements");
+                            " has shape " + ref.shape().to_string() +
+                            "; they need the same number of elements");
   }
 }
 
@@ -65,13 +66,13 @@ void copy(const BasicTensor<T>& x, BasicTensor<T>& y) {
   if (x.data() != y.data()) std::memcpy(y.data(), x.data(), static_cast<std::size_t>(x.size()) * sizeof(T));
 }
 
-#define ALPHAX_INSTANTIATE_ELEMENTWISE(T)                                                               \
-  template void relu_forward<T>(const BasicTensor<T>&, BasicTensor<T>&);                                \
+#define ALPHAX_INSTANTIATE_ELEMENTWISE(T)                                                                  \
+  template void relu_forward<T>(const BasicTensor<T>&, BasicTensor<T>&);                                   \
   template void relu_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, BasicTensor<T>&, GradMode); \
-  template void add<T>(const BasicTensor<T>&, const BasicTensor<T>&, BasicTensor<T>&);                  \
-  template void accumulate<T>(const BasicTensor<T>&, BasicTensor<T>&);                                  \
-  template void axpy<T>(T, const BasicTensor<T>&, BasicTensor<T>&);                                     \
-  template void scale<T>(T, BasicTensor<T>&);                                                           \
+  template void add<T>(const BasicTensor<T>&, const BasicTensor<T>&, BasicTensor<T>&);                     \
+  template void accumulate<T>(const BasicTensor<T>&, BasicTensor<T>&);                                     \
+  template void axpy<T>(T, const BasicTensor<T>&, BasicTensor<T>&);                                        \
+  template void scale<T>(T, BasicTensor<T>&);                                                              \
   template void copy<T>(const BasicTensor<T>&, BasicTensor<T>&);
 ALPHAX_INSTANTIATE_ELEMENTWISE(float)
 ALPHAX_INSTANTIATE_ELEMENTWISE(double)

@@ -68,11 +68,11 @@ void scale_kernel(T alpha, T* y, std::int64_t n) {
   for_each_index(n, "alphax::scale", [=](std::int64_t i) { y[i] *= alpha; });
 }
 
-#define ALPHAX_INSTANTIATE_KERNELS(T)                                                 \
-  template void relu_kernel<T>(const T*, T*, std::int64_t);                           \
-  template void relu_backward_kernel<T>(const T*, const T*, T*, std::int64_t, bool);  \
-  template void add_kernel<T>(const T*, const T*, T*, std::int64_t);                  \
-  template void axpy_kernel<T>(T, const T*, T*, std::int64_t);                        \
+#define ALPHAX_INSTANTIATE_KERNELS(T)                                                \
+  template void relu_kernel<T>(const T*, T*, std::int64_t);                          \
+  template void relu_backward_kernel<T>(const T*, const T*, T*, std::int64_t, bool); \
+  template void add_kernel<T>(const T*, const T*, T*, std::int64_t);                 \
+  template void axpy_kernel<T>(T, const T*, T*, std::int64_t);                       \
   template void scale_kernel<T>(T, T*, std::int64_t);
 ALPHAX_INSTANTIATE_KERNELS(float)
 ALPHAX_INSTANTIATE_KERNELS(double)

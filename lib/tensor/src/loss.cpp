@@ -93,9 +93,10 @@ std::int64_t count_correct(const BasicTensor<T>& logits, std::span<const std::in
   return correct;
 }
 
-#define ALPHAX_INSTANTIATE_LOSS(T)                                                                       \
-  template T softmax_cross_entropy<T>(const BasicTensor<T>&, std::span<const std::int32_t>, BasicTensor<T>*); \
-  template void argmax_rows<T>(const BasicTensor<T>&, std::span<std::int32_t>);                          \
+#define ALPHAX_INSTANTIATE_LOSS(T)                                                          \
+  template T softmax_cross_entropy<T>(const BasicTensor<T>&, std::span<const std::int32_t>, \
+                                      BasicTensor<T>*);                                     \
+  template void argmax_rows<T>(const BasicTensor<T>&, std::span<std::int32_t>);             \
   template std::int64_t count_correct<T>(const BasicTensor<T>&, std::span<const std::int32_t>);
 ALPHAX_INSTANTIATE_LOSS(float)
 ALPHAX_INSTANTIATE_LOSS(double)

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <type_traits>
 
 #include "check.hpp"
+#include "pooling_kernels.hpp"
 
 namespace alphax::tensor {
 namespace {
@@ -41,12 +43,13 @@ PoolGeometry geometry(const char* where, const Shape& input, const Pool2dParams&
     detail::fail(where, "window " + std::to_string(p.kernel) + " is larger than the padded input of shape " +
                             input.to_string() + " (padding " + std::to_string(p.padding) + ")");
   }
-  PoolGeometry g{input[0] * input[1], input[2], input[3], span_h / p.stride + 1, span_w / p.stride + 1,
-                 p.kernel, p.stride, p.padding};
+  PoolGeometry g{input[0] * input[1],   input[2], input[3], span_h / p.stride + 1,
+                 span_w / p.stride + 1, p.kernel, p.stride, p.padding};
   if (g.row_kernels()) {
     for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
       const std::int64_t lo = std::clamp<std::int64_t>((g.pad - kx + g.stride - 1) / g.stride, 0, g.ow);
-      const std::int64_t hi = std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
+      const std::int64_t hi =
+          std::clamp<std::int64_t>((g.w + g.pad - kx + g.stride - 1) / g.stride, lo, g.ow);
       g.taps[static_cast<std::size_t>(kx)] = {lo, hi};
     }
   }
@@ -62,8 +65,22 @@ struct Window {
 inline Window window(const PoolGeometry& g, std::int64_t oy, std::int64_t ox) {
   const std::int64_t ys = oy * g.stride - g.pad;
   const std::int64_t xs = ox * g.stride - g.pad;
-  return {std::max<std::int64_t>(ys, 0), std::min<std::int64_t>(ys + g.kernel, g.h), std::max<std::int64_t>(xs, 0),
-          std::min<std::int64_t>(xs + g.kernel, g.w)};
+  return {std::max<std::int64_t>(ys, 0), std::min<std::int64_t>(ys + g.kernel, g.h),
+          std::max<std::int64_t>(xs, 0), std::min<std::int64_t>(xs + g.kernel, g.w)};
+}
+
+/// The AVX-512 plane kernels take float 3x3/stride 1/padding 1 average pooling and 2x2/stride 2
+/// max pooling without padding.
+template <typename T>
+bool fast_avg3(const PoolGeometry& g) {
+  return std::is_same_v<T, float> && g.kernel == 3 && g.stride == 1 && g.pad == 1 &&
+         g.w <= detail::kMaxFastPoolWidth && detail::fast_pool_available();
+}
+
+template <typename T>
+bool fast_max2(const PoolGeometry& g) {
+  return std::is_same_v<T, float> && g.kernel == 2 && g.stride == 2 && g.pad == 0 &&
+         g.w <= detail::kMaxFastPoolWidth && detail::fast_pool_available();
 }
 
 bool parallel_over_planes(const PoolGeometry& g) {
@@ -112,7 +129,8 @@ void avg_pool_plane(const PoolGeometry& g, const T* xp, T* yp) {
   for (std::int64_t oy = 0; oy < g.oh; ++oy) {
     std::fill(acc, acc + g.ow, T{0});
     const std::int64_t ys = oy * g.stride - g.pad;
-    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h);
+         ++iy) {
       const T* row = xp + iy * g.w;
       for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
         const ColumnRange r = columns_for_tap(g, kx);
@@ -144,7 +162,8 @@ void avg_pool_plane_backward(const PoolGeometry& g, const T* dyp, T* dxp) {
 #pragma omp simd
     for (std::int64_t ox = 0; ox < g.ow; ++ox) share[ox] = in[ox] * inv_rows * inv_cols[ox];
     const std::int64_t ys = oy * g.stride - g.pad;
-    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+    for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h);
+         ++iy) {
       T* row = dxp + iy * g.w;
       for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
         const ColumnRange r = columns_for_tap(g, kx);
@@ -165,7 +184,8 @@ template <typename T>
 void max_pool_row(const PoolGeometry& g, const T* xp, std::int64_t oy, T* best) {
   const std::int64_t ys = oy * g.stride - g.pad;
   const std::int64_t y0 = std::max<std::int64_t>(ys, 0);
-  for (std::int64_t ox = 0; ox < g.ow; ++ox) best[ox] = xp[y0 * g.w + std::max<std::int64_t>(ox * g.stride - g.pad, 0)];
+  for (std::int64_t ox = 0; ox < g.ow; ++ox)
+    best[ox] = xp[y0 * g.w + std::max<std::int64_t>(ox * g.stride - g.pad, 0)];
   for (std::int64_t iy = y0; iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
     const T* row = xp + iy * g.w;
     for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
@@ -197,7 +217,8 @@ void max_pool_row_backward(const PoolGeometry& g, const T* xp, const T* yrow, co
   T found[kMaxRowKernelWidth];
   std::fill(found, found + g.ow, T{0});
   const std::int64_t ys = oy * g.stride - g.pad;
-  for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h); ++iy) {
+  for (std::int64_t iy = std::max<std::int64_t>(ys, 0); iy < std::min<std::int64_t>(ys + g.kernel, g.h);
+       ++iy) {
     const T* row = xp + iy * g.w;
     T* drow = dxp + iy * g.w;
     for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
@@ -243,10 +264,17 @@ void max_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2d
   detail::require_rank(kWhere, "input", x, 4);
   const PoolGeometry g = geometry(kWhere, x.shape(), params);
   require_output(kWhere, "output", y, x.shape(), g);
+  const bool fast = fast_max2<T>(g);
 #pragma omp parallel for schedule(static) if (parallel_over_planes(g))
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* xp = x.data() + plane * g.h * g.w;
     T* yp = y.data() + plane * g.oh * g.ow;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        detail::max_pool2_forward_plane(xp, yp, g.h, g.w);
+        continue;
+      }
+    }
     if (g.row_kernels()) {
       for (std::int64_t oy = 0; oy < g.oh; ++oy) max_pool_row(g, xp, oy, yp + oy * g.ow);
       continue;
@@ -273,11 +301,19 @@ void max_pool2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
   require_output(kWhere, "output", y, x.shape(), g);
   require_output(kWhere, "output gradient", dy, x.shape(), g);
   detail::require_same_shape(kWhere, "input gradient", dx, x.shape());
+  const bool fast = fast_max2<T>(g);
 #pragma omp parallel for schedule(static) if (parallel_over_planes(g))
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* xp = x.data() + plane * g.h * g.w;
     const T* dyp = dy.data() + plane * g.oh * g.ow;
     T* dxp = dx.data() + plane * g.h * g.w;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        detail::max_pool2_backward_plane(xp, y.data() + plane * g.oh * g.ow, dyp, dxp, g.h, g.w,
+                                         mode == GradMode::kAdd);
+        continue;
+      }
+    }
     if (mode == GradMode::kWrite) std::fill(dxp, dxp + g.h * g.w, T{0});
     if (g.row_kernels()) {
       const T* yp = y.data() + plane * g.oh * g.ow;
@@ -298,10 +334,17 @@ void avg_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2d
   detail::require_rank(kWhere, "input", x, 4);
   const PoolGeometry g = geometry(kWhere, x.shape(), params);
   require_output(kWhere, "output", y, x.shape(), g);
+  const bool fast = fast_avg3<T>(g);
 #pragma omp parallel for schedule(static) if (parallel_over_planes(g))
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* xp = x.data() + plane * g.h * g.w;
     T* yp = y.data() + plane * g.oh * g.ow;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        detail::avg_pool3_forward_plane(xp, yp, g.h, g.w);
+        continue;
+      }
+    }
     if (g.row_kernels()) {
       avg_pool_plane(g, xp, yp);
       continue;
@@ -320,15 +363,23 @@ void avg_pool2d_forward(const BasicTensor<T>& x, BasicTensor<T>& y, const Pool2d
 }
 
 template <Scalar T>
-void avg_pool2d_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, const Pool2dParams& params, GradMode mode) {
+void avg_pool2d_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, const Pool2dParams& params,
+                         GradMode mode) {
   constexpr const char* kWhere = "avg_pool2d_backward";
   detail::require_rank(kWhere, "input gradient", dx, 4);
   const PoolGeometry g = geometry(kWhere, dx.shape(), params);
   require_output(kWhere, "output gradient", dy, dx.shape(), g);
+  const bool fast = fast_avg3<T>(g);
 #pragma omp parallel for schedule(static) if (parallel_over_planes(g))
   for (std::int64_t plane = 0; plane < g.planes; ++plane) {
     const T* dyp = dy.data() + plane * g.oh * g.ow;
     T* dxp = dx.data() + plane * g.h * g.w;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        detail::avg_pool3_backward_plane(dyp, dxp, g.h, g.w, mode == GradMode::kAdd);
+        continue;
+      }
+    }
     if (mode == GradMode::kWrite) std::fill(dxp, dxp + g.h * g.w, T{0});
     if (g.row_kernels()) {
       avg_pool_plane_backward(g, dyp, dxp);
@@ -352,12 +403,13 @@ template <typename T>
 std::int64_t global_pool_planes(const char* where, const BasicTensor<T>& x, const BasicTensor<T>& y) {
   detail::require_rank(where, "input", x, 4);
   const bool flat = y.rank() == 2 && y.dim(0) == x.dim(0) && y.dim(1) == x.dim(1);
-  const bool square = y.rank() == 4 && y.dim(0) == x.dim(0) && y.dim(1) == x.dim(1) && y.dim(2) == 1 && y.dim(3) == 1;
+  const bool square =
+      y.rank() == 4 && y.dim(0) == x.dim(0) && y.dim(1) == x.dim(1) && y.dim(2) == 1 && y.dim(3) == 1;
   if (y.data() == nullptr || !(flat || square)) {
     detail::fail(where, "pooled tensor has shape " + y.shape().to_string() + ", expected [" +
                             std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) + "] or [" +
-                            std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) + ", 1, 1] for input " +
-                            x.shape().to_string());
+                            std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) +
+                            ", 1, 1] for input " + x.shape().to_string());
   }
   if (x.dim(2) * x.dim(3) == 0) detail::fail(where, "input " + x.shape().to_string() + " has empty planes");
   return x.dim(0) * x.dim(1);
@@ -397,13 +449,14 @@ void global_avg_pool_backward(const BasicTensor<T>& dy, BasicTensor<T>& dx, Grad
   }
 }
 
-#define ALPHAX_INSTANTIATE_POOL(T)                                                                            \
-  template void max_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);          \
-  template void max_pool2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,  \
-                                       BasicTensor<T>&, const Pool2dParams&, GradMode);                       \
-  template void avg_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);          \
-  template void avg_pool2d_backward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&, GradMode); \
-  template void global_avg_pool_forward<T>(const BasicTensor<T>&, BasicTensor<T>&);                          \
+#define ALPHAX_INSTANTIATE_POOL(T)                                                                          \
+  template void max_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);         \
+  template void max_pool2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
+                                       BasicTensor<T>&, const Pool2dParams&, GradMode);                     \
+  template void avg_pool2d_forward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&);         \
+  template void avg_pool2d_backward<T>(const BasicTensor<T>&, BasicTensor<T>&, const Pool2dParams&,         \
+                                       GradMode);                                                           \
+  template void global_avg_pool_forward<T>(const BasicTensor<T>&, BasicTensor<T>&);                         \
   template void global_avg_pool_backward<T>(const BasicTensor<T>&, BasicTensor<T>&, GradMode);
 ALPHAX_INSTANTIATE_POOL(float)
 ALPHAX_INSTANTIATE_POOL(double)

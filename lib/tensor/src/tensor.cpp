@@ -7,7 +7,8 @@
 
 namespace alphax::tensor {
 
-Shape::Shape(std::initializer_list<std::int64_t> dims) : Shape(std::span<const std::int64_t>(dims.begin(), dims.size())) {}
+Shape::Shape(std::initializer_list<std::int64_t> dims)
+    : Shape(std::span<const std::int64_t>(dims.begin(), dims.size())) {}
 
 Shape::Shape(std::span<const std::int64_t> dims) {
   if (dims.size() > static_cast<std::size_t>(kMaxRank)) {
@@ -52,7 +53,9 @@ void require_shape(const char* where, const char* what, const Shape& actual, con
 
 template <Scalar T>
 BasicTensor<T>::BasicTensor(const Shape& shape)
-    : storage_(allocate_aligned<T>(static_cast<std::size_t>(shape.size()))), data_(storage_.get()), shape_(shape) {}
+    : storage_(allocate_aligned<T>(static_cast<std::size_t>(shape.size()))),
+      data_(storage_.get()),
+      shape_(shape) {}
 
 template <Scalar T>
 BasicTensor<T> BasicTensor<T>::view(T* data, const Shape& shape) {
@@ -95,8 +98,8 @@ BasicTensor<T> BasicTensor<T>::clone() const {
 template <Scalar T>
 BasicTensor<T> BasicTensor<T>::reshaped(const Shape& shape) {
   if (shape.size() != shape_.size()) {
-    throw std::invalid_argument("alphax::tensor::BasicTensor::reshaped: cannot view shape " + shape_.to_string() +
-                                " as " + shape.to_string() + " (element counts differ)");
+    throw std::invalid_argument("alphax::tensor::BasicTensor::reshaped: cannot view shape " +
+                                shape_.to_string() + " as " + shape.to_string() + " (element counts differ)");
   }
   return view(data_, shape);
 }
@@ -113,7 +116,8 @@ void BasicTensor<T>::copy_from(const BasicTensor& src) {
                                 src.shape().to_string() + ", destination " + shape_.to_string() +
                                 " (element counts differ)");
   }
-  if (size() > 0 && src.data_ != data_) std::memcpy(data_, src.data_, static_cast<std::size_t>(size()) * sizeof(T));
+  if (size() > 0 && src.data_ != data_)
+    std::memcpy(data_, src.data_, static_cast<std::size_t>(size()) * sizeof(T));
 }
 
 template class BasicTensor<float>;

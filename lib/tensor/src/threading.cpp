@@ -23,7 +23,8 @@ void ensure_blas_single_threaded() {
 
 template <typename T>
 void parallel_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
-                   const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+                   const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                   std::int64_t ldc) {
   ensure_blas_single_threaded();
   const std::int64_t flops = m * n * k;
   const int threads = (flops < (1 << 18) || m < 2) ? 1 : omp_get_max_threads();
@@ -42,8 +43,9 @@ void parallel_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, s
 
 template void parallel_gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
                                    std::int64_t, const float*, std::int64_t, float, float*, std::int64_t);
-template void parallel_gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double, const double*,
-                                    std::int64_t, const double*, std::int64_t, double, double*, std::int64_t);
+template void parallel_gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double,
+                                    const double*, std::int64_t, const double*, std::int64_t, double, double*,
+                                    std::int64_t);
 
 }  // namespace detail
 
@@ -73,8 +75,9 @@ std::string recommended_openblas_coretype() {
                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   if (!avx512) return "";
   const std::string core = openblas_get_corename();
-  for (const char* avx2_or_older : {"Haswell", "Zen", "Sandybridge", "Nehalem", "Core2", "Prescott", "Excavator",
-                                    "Steamroller", "Piledriver", "Bulldozer", "Barcelona", "Opteron"}) {
+  for (const char* avx2_or_older :
+       {"Haswell", "Zen", "Sandybridge", "Nehalem", "Core2", "Prescott", "Excavator", "Steamroller",
+        "Piledriver", "Bulldozer", "Barcelona", "Opteron"}) {
     if (core.find(avx2_or_older) != std::string::npos ||
         std::string(avx2_or_older).find(core) != std::string::npos) {
       return "SkylakeX";

@@ -43,9 +43,8 @@ template <Scalar T>
 void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
                         const std::type_identity_t<BasicTensor<T>>* gamma,
                         const std::type_identity_t<BasicTensor<T>>* beta, BasicTensor<T>& running_mean,
-                        BasicTensor<T>& running_var, BasicTensor<T>& saved_mean,
-                        BasicTensor<T>& saved_invstd, const BatchNormParams& params,
-                        const TensorD* moments = nullptr);
+                        BasicTensor<T>& running_var, BasicTensor<T>& saved_mean, BasicTensor<T>& saved_invstd,
+                        const BatchNormParams& params, const TensorD* moments = nullptr);
 
 /// \brief Gradients of batch_norm_forward: dx, and dgamma / dbeta when not null.
 ///
@@ -54,9 +53,9 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
 /// gradient written.
 template <Scalar T>
 void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const BasicTensor<T>& dy,
-                         const std::type_identity_t<BasicTensor<T>>* gamma,
-                         const BasicTensor<T>& saved_mean, const BasicTensor<T>& saved_invstd,
-                         BasicTensor<T>& dx, std::type_identity_t<BasicTensor<T>>* dgamma,
+                         const std::type_identity_t<BasicTensor<T>>* gamma, const BasicTensor<T>& saved_mean,
+                         const BasicTensor<T>& saved_invstd, BasicTensor<T>& dx,
+                         std::type_identity_t<BasicTensor<T>>* dgamma,
                          std::type_identity_t<BasicTensor<T>>* dbeta, const BatchNormParams& params,
                          GradMode mode = GradMode::kWrite);
 

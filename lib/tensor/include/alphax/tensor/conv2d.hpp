@@ -27,8 +27,8 @@ enum class ConvAlgorithm {
 
 /// \brief Stride and zero padding of a convolution (the kernel size comes from the weight's shape).
 struct Conv2dParams {
-  std::int64_t stride = 1;                        ///< same stride along H and W, >= 1
-  std::int64_t padding = 0;                       ///< zero padding on every side, >= 0
+  std::int64_t stride = 1;                         ///< same stride along H and W, >= 1
+  std::int64_t padding = 0;                        ///< zero padding on every side, >= 0
   ConvAlgorithm algorithm = ConvAlgorithm::kAuto;  ///< kAuto picks the fastest that applies
   /// kRelu: the convolution reads max(x, 0) instead of x (NAS-Bench-201's ReLU-conv-BN without a
   /// ReLU pass or buffer); backward then returns the gradient with respect to x (zero where x <= 0).
@@ -36,7 +36,8 @@ struct Conv2dParams {
 };
 
 /// \brief True when ConvAlgorithm::kDirect applies to a float convolution of these shapes on this CPU.
-[[nodiscard]] bool conv2d_direct_available(const Shape& input, const Shape& weight, const Conv2dParams& params);
+[[nodiscard]] bool conv2d_direct_available(const Shape& input, const Shape& weight,
+                                           const Conv2dParams& params);
 
 /// \brief The output shape [N, Cout, OH, OW]; throws std::invalid_argument naming the mismatch.
 [[nodiscard]] Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& params);
@@ -46,7 +47,8 @@ struct Conv2dParams {
                                                 const Conv2dParams& params, int threads);
 
 /// \brief Forward multiply-add count (2 * N * Cout * Cin * KH * KW * OH * OW) for FLOP reports.
-[[nodiscard]] std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight, const Conv2dParams& params);
+[[nodiscard]] std::int64_t conv2d_forward_flops(const Shape& input, const Shape& weight,
+                                                const Conv2dParams& params);
 
 /// \brief y = conv(x, weight) (+ bias when not null). y must already have conv2d_output_shape.
 ///

@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// \brief Element-wise kernels: ReLU, add, accumulate, axpy, scale, copy (OpenMP, or Kokkos when built with it).
+/// \brief Element-wise kernels: ReLU, add, accumulate, axpy, scale, copy (OpenMP, or Kokkos when built with
+/// it).
 ///
 /// Operands must have the same number of elements (shapes may differ, e.g. a view of a flat buffer);
 /// otherwise std::invalid_argument names the function and both shapes. Output may alias an input.

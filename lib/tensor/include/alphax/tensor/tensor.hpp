@@ -36,7 +36,8 @@ class Shape {
  public:
   /// \brief A rank-0 shape (one element).
   Shape() = default;
-  /// \brief A shape from its dimensions; throws std::invalid_argument on a negative dimension or rank > kMaxRank.
+  /// \brief A shape from its dimensions; throws std::invalid_argument on a negative dimension or rank >
+  /// kMaxRank.
   Shape(std::initializer_list<std::int64_t> dims);
   /// \brief A shape from a span of dimensions (same checks as the list constructor).
   explicit Shape(std::span<const std::int64_t> dims);
@@ -64,14 +65,14 @@ class Shape {
 /// \brief Deleter for 64-byte aligned arrays obtained from aligned operator new.
 struct AlignedDelete {
   /// \brief Releases storage allocated by allocate_aligned.
-  void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{kTensorAlignment}); }
+  void operator()(void* p) const noexcept { ::operator delete (p, std::align_val_t{kTensorAlignment}); }
 };
 
 /// \brief Allocates `count` zero-initialised elements of T aligned to kTensorAlignment.
 template <Scalar T>
 std::unique_ptr<T[], AlignedDelete> allocate_aligned(std::size_t count) {
   if (count == 0) return {};
-  void* raw = ::operator new(count * sizeof(T), std::align_val_t{kTensorAlignment});
+  void* raw = ::operator new (count * sizeof(T), std::align_val_t{kTensorAlignment});
   std::unique_ptr<T[], AlignedDelete> owner(static_cast<T*>(raw));
   for (std::size_t i = 0; i < count; ++i) owner[i] = T{0};
   return owner;
@@ -123,9 +124,7 @@ class BasicTensor {
   /// \brief All elements as a span.
   [[nodiscard]] std::span<T> span() noexcept { return {data_, static_cast<std::size_t>(size())}; }
   /// \brief All elements as a span.
-  [[nodiscard]] std::span<const T> span() const noexcept {
-    return {data_, static_cast<std::size_t>(size())};
-  }
+  [[nodiscard]] std::span<const T> span() const noexcept { return {data_, static_cast<std::size_t>(size())}; }
   /// \brief Flat element i (unchecked).
   [[nodiscard]] T& operator[](std::int64_t i) noexcept { return data_[i]; }
   /// \brief Flat element i (unchecked).

@@ -20,7 +20,8 @@ void set_num_threads(int n);
 /// \brief One line describing the BLAS in use, e.g. "OpenBLAS 0.3.21 ... SkylakeX" (for logs and benchmarks).
 [[nodiscard]] std::string blas_description();
 
-/// \brief An OPENBLAS_CORETYPE that would run faster on this CPU, or "" when OpenBLAS already runs AVX-512 kernels.
+/// \brief An OPENBLAS_CORETYPE that would run faster on this CPU, or "" when OpenBLAS already runs AVX-512
+/// kernels.
 ///
 /// Returns "SkylakeX" when the CPU has AVX-512F/BW/DQ/VL but OpenBLAS runs AVX2-or-older kernels,
 /// e.g. because the environment sets OPENBLAS_CORETYPE=Haswell: SGEMM then runs at about half

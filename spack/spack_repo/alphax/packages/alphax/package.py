@@ -29,7 +29,9 @@ class Alphax(CMakePackage, CudaPackage):
     depends_on("mpi")
     depends_on("hdf5@1.10:+mpi")
     depends_on("yaml-cpp@0.7:")
-    depends_on("blas")
+    # cmake/AlphaxDependencies.cmake asks FindBLAS for the OpenBLAS vendor and needs its cblas.h.
+    depends_on("openblas")
+    depends_on("zlib-api")
     depends_on("cli11@2:")
     depends_on("googletest", type="test")
     depends_on("googletest", type=("build", "link"), when="+tests")
