@@ -475,19 +475,47 @@ std::vector<std::string> transfer_archs(const train::TrainConfig& config, std::i
   return archs;
 }
 
+/// Rows of an interrupted part's `.partial` file that can be kept: the leading rows whose index
+/// and architecture match `archs`. Only for parts without a cache (scratch, half), where every
+/// architecture's training depends on nothing but its own seed; a transfer part restarts.
+std::vector<std::string> resumable_rows(const fs::path& partial, const std::vector<std::string>& archs) {
+  std::vector<std::string> rows;
+  std::ifstream in(partial);
+  std::string line;
+  std::getline(in, line);  // header
+  // A line without its newline was cut by the interruption (and so is anything after a mismatch).
+  while (std::getline(in, line) && !in.eof() && rows.size() < archs.size()) {
+    std::stringstream s(line);
+    std::string index, arch;
+    std::getline(s, index, ',');
+    std::getline(s, arch, ',');
+    if (index != std::to_string(rows.size()) || arch != archs[rows.size()]) break;
+    rows.push_back(line);
+  }
+  return rows;
+}
+
 /// One part of the transfer benchmark at one training seed: "scratch" (E epochs), "half"
 /// (E·fraction epochs from scratch, the control) or "transfer" (E·fraction epochs from the closest
 /// cached network). `base.seed` is the training seed: initial weights, validation split, batch order.
+/// An interrupted scratch or half part continues after its last complete row unless `force`.
 void run_transfer_part(const std::string& part, const std::vector<std::string>& archs,
-                       const train::TrainConfig& base, const train::PreparedData& data,
-                       const fs::path& file) {
+                       const train::TrainConfig& base, const train::PreparedData& data, const fs::path& file,
+                       bool force) {
   // Written under a temporary name: a part's file exists only once it is complete.
   const fs::path partial = fs::path(file).concat(".partial");
+  const std::vector<std::string> kept = part != "transfer" && !force && fs::exists(partial)
+                                            ? resumable_rows(partial, archs)
+                                            : std::vector<std::string>{};
   std::ofstream csv(partial);
   csv << "index,arch,epochs,parent,distance,transferred_fraction,validation_accuracy,seconds\n";
+  for (const auto& row : kept) csv << row << '\n';
+  if (!kept.empty())
+    std::printf("%-8s seed %llu: kept %zu architectures of %s\n", part.c_str(),
+                static_cast<unsigned long long>(base.seed), kept.size(), partial.string().c_str());
   std::optional<train::WeightCache> cache;
   if (part == "transfer") cache.emplace(std::max<std::int64_t>(1, base.transfer.cache_size));
-  for (std::size_t i = 0; i < archs.size(); ++i) {
+  for (std::size_t i = kept.size(); i < archs.size(); ++i) {
     train::TrainConfig config = base;
     const train::CellSpec cell = train::parse_nb201_cell(archs[i]);
     train::Network network(train::make_network_spec(config.network, cell, data.train));
@@ -617,7 +645,7 @@ void compare_transfer(const BenchTrainOptions& o, const BenchInput& input) {
       const fs::path file = out / (part + "-seed" + std::to_string(seeded.seed) + ".csv");
       if ((o.part != "all" && o.part != part) || (fs::exists(file) && !o.force)) continue;
       if (!data) data = train::prepare_data(seeded.data, seeded.seed);
-      run_transfer_part(part, archs, seeded, *data, file);
+      run_transfer_part(part, archs, seeded, *data, file, o.force);
     }
   }
   const std::size_t children = archs.size() - 1;
