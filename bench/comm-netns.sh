@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A multi-host network on one machine for `alphax bench comm` (issue 11, benchmark 2).
 #
-#   sudo bench/comm-netns.sh --ranks 2,3,4,6,8 --size 16M --out DIR [--repeats 5] [--ops bcast,allreduce]
+#   sudo bench/comm-netns.sh --ranks 2,3,4,6,8 --size 16M --out DIR [--jobs 3] [--repeats 5] [--ops bcast,allreduce]
 #                            [--stock-ranks 8] [--alphax build/release/apps/alphax | .../alphax-bench-comm]
+#                            [--algorithms lp,ring,auto,mpi] [--mpirun-arg ARG ...]
+#                            [-- more `alphax bench comm` options]
 #
 # Creates one network namespace per test host (axh<id>-<k>, address 10.213.77.(10+k)/24, a subnet
 # used for nothing else) and one namespace holding a bridge (axbr<id>). Every host has a veth pair
@@ -13,16 +15,24 @@
 # mpi_yield_when_idle 1). Every variant runs with the same settings:
 #   --mca btl_tcp_flags send,inplace,need-ack,need-csum   (no PUT: it can serialise both directions)
 #   --mca btl_tcp_eager_limit 1114112                      (no rendezvous per pipeline block)
-# and one extra run at --stock-ranks uses Open MPI's stock TCP settings. Everything created is
-# removed on exit, failures included (trap). Output: DIR/comm.csv (all P), DIR/comm_model.csv,
-# DIR/p<P>/ per-run files, DIR/stock-p<P>/, DIR/netns.png and DIR/summary.md (bench/comm/netns_report.py).
+# and one extra job at --stock-ranks uses Open MPI's stock TCP settings. Jobs run round-robin over
+# P (job 1 at every P, then job 2, ...); a call adds its jobs to those already in DIR, so one P per
+# call (--ranks 8 --jobs 1, three times) gives the same files. Everything created is removed on
+# exit, failures included (trap). Output: DIR/p<P>/job<k>/ and DIR/stock-p<P>/job<k>/ (log.txt,
+# comm.csv, comm_model.csv of each job), then bench/comm/netns_report.py DIR: DIR/comm.csv
+# (medians over the jobs), DIR/jobs.csv, DIR/comm_model.csv, DIR/summary.md and DIR/netns.png.
 set -euo pipefail
+command_line=("$0" "$@")
 
 ranks_list="2,3,4,6,8"
 size="16M"
 out=""
 repeats=5
+jobs=3
 ops="bcast,allreduce"
+algorithms="lp,ring,auto,mpi"
+bench_extra=()
+mpirun_extra=()
 stock_ranks=8
 stock_repeats=3
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,11 +43,15 @@ while [ $# -gt 0 ]; do
     --size) size="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --repeats) repeats="$2"; shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
     --ops) ops="$2"; shift 2 ;;
     --stock-ranks) stock_ranks="$2"; shift 2 ;;
     --stock-repeats) stock_repeats="$2"; shift 2 ;;
     --alphax) alphax="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --algorithms) algorithms="$2"; shift 2 ;;
+    --mpirun-arg) mpirun_extra+=("$2"); shift 2 ;;
+    --) shift; bench_extra=("$@"); break ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "comm-netns.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -55,6 +69,16 @@ bench_command=(bench comm)
 [ "$(basename "$alphax")" = alphax-bench-comm ] && bench_command=(comm)
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
+
+# Provenance of every call: when, which commit, which machine, the exact command (read by the report).
+record_run() {  # dir command...
+  local dir="$1"; shift
+  {
+    echo "- $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$here" diff --quiet HEAD -- lib apps bench/comm bench/comm-netns.sh 2>/dev/null || echo '+changes'): \`$*\`"
+    echo "  machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(mpirun --version 2>/dev/null | head -1), kernel $(uname -r)"
+  } >>"$dir/runs.md"
+}
+record_run "$out" "${command_line[@]}"
 
 subnet_prefix="10.213.77"
 if ip -o addr | grep -q " ${subnet_prefix}\."; then
@@ -134,25 +158,25 @@ run_job() {  # P repeats out_dir [extra mca...]
   echo "== P=$p -> $dir ($(date -u +%H:%M:%S))"
   ip netns exec "$(host_ns 0)" unshare --uts /bin/sh -c "hostname axhost0; exec \"\$@\"" sh \
     env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-    mpirun --hostfile "$hostfile" -np "$p" --map-by node --bind-to none "${common_mca[@]}" "$@" \
-    "$alphax" "${bench_command[@]}" --ops "$ops" --sizes "$size" --algorithms lp,ring,auto,mpi --repeats "$reps" --warmup 1 \
-    --out "$dir" >"$dir/log.txt" 2>&1 &
+    mpirun --hostfile "$hostfile" -np "$p" --map-by node --bind-to none "${common_mca[@]}" "$@" "${mpirun_extra[@]}" \
+    "$alphax" "${bench_command[@]}" --ops "$ops" --sizes "$size" --algorithms "$algorithms" --repeats "$reps" --warmup 1 \
+    --out "$dir" "${bench_extra[@]}" >"$dir/log.txt" 2>&1 &
   job_pid=$!
   wait "$job_pid"
   job_pid=""
   cat "$dir/log.txt"
 }
 
-IFS=',' read -r -a plist <<<"$ranks_list"
-for p in "${plist[@]}"; do run_job "$p" "$repeats" "$out/p$p" "${tuned_mca[@]}"; done
-if [ "$stock_ranks" != 0 ]; then run_job "$stock_ranks" "$stock_repeats" "$out/stock-p$stock_ranks"; fi
+next_job_dir() {  # base: the first base/job<k> that does not exist yet
+  local k=1
+  while [ -e "$1/job$k" ]; do k=$((k + 1)); done
+  echo "$1/job$k"
+}
 
-# Merge the per-P files.
-head -1 "$out/p${plist[0]}/comm.csv" >"$out/comm.csv"
-head -1 "$out/p${plist[0]}/comm_model.csv" >"$out/comm_model.csv"
-for p in "${plist[@]}"; do
-  tail -n +2 "$out/p$p/comm.csv" >>"$out/comm.csv"
-  tail -n +2 "$out/p$p/comm_model.csv" >>"$out/comm_model.csv"
+IFS=',' read -r -a plist <<<"$ranks_list"
+for ((k = 0; k < jobs; ++k)); do
+  for p in "${plist[@]}"; do run_job "$p" "$repeats" "$(next_job_dir "$out/p$p")" "${tuned_mca[@]}"; done
 done
+if [ "$stock_ranks" != 0 ]; then run_job "$stock_ranks" "$stock_repeats" "$(next_job_dir "$out/stock-p$stock_ranks")"; fi
 /usr/bin/python3 "$here/bench/comm/netns_report.py" "$out" || echo "comm-netns.sh: report failed (the CSVs are in $out)" >&2
 echo "== done: $out"

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -36,6 +37,7 @@ struct BenchCommOptions {
   std::string ops = "bcast,reduce,allreduce";
   std::string sizes = "1M,16M,64M";
   std::string algorithms = "lp,ring,auto,mpi";
+  std::string transports = "auto";
   std::string mpi_variants = "binomial,be,pipeline,ring,rabenseifner";
   int repeats = 10;
   int warmup = 1;
@@ -60,16 +62,21 @@ std::size_t parse_size(const std::string& text) {
   const unsigned long long value = std::stoull(text, &pos);
   std::size_t scale = 1;
   const std::string suffix = text.substr(pos);
-  if (suffix == "K" || suffix == "k" || suffix == "KiB") scale = std::size_t{1} << 10;
-  else if (suffix == "M" || suffix == "m" || suffix == "MiB") scale = std::size_t{1} << 20;
-  else if (suffix == "G" || suffix == "g" || suffix == "GiB") scale = std::size_t{1} << 30;
+  if (suffix == "K" || suffix == "k" || suffix == "KiB")
+    scale = std::size_t{1} << 10;
+  else if (suffix == "M" || suffix == "m" || suffix == "MiB")
+    scale = std::size_t{1} << 20;
+  else if (suffix == "G" || suffix == "g" || suffix == "GiB")
+    scale = std::size_t{1} << 30;
   else if (!suffix.empty())
-    throw std::invalid_argument("alphax bench comm: size '" + text + "' has an unknown suffix; use e.g. 1M, 64K, 4096");
+    throw std::invalid_argument("alphax bench comm: size '" + text +
+                                "' has an unknown suffix; use e.g. 1M, 64K, 4096");
   return static_cast<std::size_t>(value) * scale;
 }
 
 void check_mpi(int rc, const std::string& what) {
-  if (rc != MPI_SUCCESS) throw std::runtime_error("alphax bench comm: " + what + " failed (MPI error " + std::to_string(rc) + ")");
+  if (rc != MPI_SUCCESS)
+    throw std::runtime_error("alphax bench comm: " + what + " failed (MPI error " + std::to_string(rc) + ")");
 }
 
 // Writes integer MCA control variables through MPI_T; RAII for the MPI_T session.
@@ -89,7 +96,8 @@ class ControlVariables {
     MPI_T_cvar_handle_free(&handle);
     if (rc != MPI_SUCCESS)
       throw std::runtime_error("alphax bench comm: cannot set '" + name + "' at run time (MPI_T error " +
-                               std::to_string(rc) + "); pass --mpi-variants none and force it with --mca instead");
+                               std::to_string(rc) +
+                               "); pass --mpi-variants none and force it with --mca instead");
   }
 
   int read(const std::string& name) {
@@ -105,11 +113,13 @@ class ControlVariables {
   static MPI_T_cvar_handle open(const std::string& name) {
     int index = -1;
     if (MPI_T_cvar_get_index(name.c_str(), &index) != MPI_SUCCESS)
-      throw std::runtime_error("alphax bench comm: MPI_T has no control variable '" + name +
-                               "'; is this Open MPI with the coll/tuned component (ompi_info --param coll tuned)?");
+      throw std::runtime_error(
+          "alphax bench comm: MPI_T has no control variable '" + name +
+          "'; is this Open MPI with the coll/tuned component (ompi_info --param coll tuned)?");
     MPI_T_cvar_handle handle = nullptr;
     int count = 0;
-    check_mpi(MPI_T_cvar_handle_alloc(index, nullptr, &handle, &count), "MPI_T_cvar_handle_alloc(" + name + ")");
+    check_mpi(MPI_T_cvar_handle_alloc(index, nullptr, &handle, &count),
+              "MPI_T_cvar_handle_alloc(" + name + ")");
     return handle;
   }
 };
@@ -141,14 +151,18 @@ std::vector<ForcedAlgorithm> forced_algorithms(Collective op, std::size_t segmen
     case Collective::broadcast:
       return {{"binomial", {{"coll_tuned_bcast_algorithm", 6}}},
               {"be", {{"coll_tuned_bcast_algorithm", 9}}},
-              {"pipeline", {{"coll_tuned_bcast_algorithm", 3}, {"coll_tuned_bcast_algorithm_segmentsize", segment}}}};
+              {"pipeline",
+               {{"coll_tuned_bcast_algorithm", 3}, {"coll_tuned_bcast_algorithm_segmentsize", segment}}}};
     case Collective::reduce:
       return {{"binomial", {{"coll_tuned_reduce_algorithm", 5}}},
-              {"pipeline", {{"coll_tuned_reduce_algorithm", 3}, {"coll_tuned_reduce_algorithm_segmentsize", segment}}},
+              {"pipeline",
+               {{"coll_tuned_reduce_algorithm", 3}, {"coll_tuned_reduce_algorithm_segmentsize", segment}}},
               {"rabenseifner", {{"coll_tuned_reduce_algorithm", 7}}}};
     case Collective::allreduce:
       return {{"binomial",
-               {{"coll_tuned_allreduce_algorithm", 2}, {"coll_tuned_reduce_algorithm", 5}, {"coll_tuned_bcast_algorithm", 6}}},
+               {{"coll_tuned_allreduce_algorithm", 2},
+                {"coll_tuned_reduce_algorithm", 5},
+                {"coll_tuned_bcast_algorithm", 6}}},
               {"ring", {{"coll_tuned_allreduce_algorithm", 4}}},
               {"rabenseifner", {{"coll_tuned_allreduce_algorithm", 6}}}};
   }
@@ -197,12 +211,22 @@ int run_bench_comm(const BenchCommOptions& options) {
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   if (options.repeats < 1) throw std::invalid_argument("alphax bench comm: --repeats must be >= 1");
   if (options.root < 0 || options.root >= ranks)
-    throw std::invalid_argument("alphax bench comm: --root " + std::to_string(options.root) + " is not a rank of this job");
+    throw std::invalid_argument("alphax bench comm: --root " + std::to_string(options.root) +
+                                " is not a rank of this job");
 
-  comm::CommunicatorOptions comm_options;
-  comm_options.block_bytes = options.block_bytes;
-  comm::MpiCommunicator alphax_comm(MPI_COMM_WORLD, comm_options);  // library-default MPI on its dup
-  const MPI_Comm default_comm = alphax_comm.native_handle();
+  // One communicator per transport; the first one's rows carry the plain algorithm names, the
+  // others' rows "<algorithm>@<transport>" (same job, interleaved: paired comparisons).
+  std::vector<std::unique_ptr<comm::MpiCommunicator>> alphax_comms;
+  for (const auto& t : split_list(options.transports)) {
+    comm::CommunicatorOptions comm_options;
+    comm_options.block_bytes = options.block_bytes;
+    comm_options.transport = comm::parse_transport(t);
+    if (!alphax_comms.empty()) comm_options.link = alphax_comms.front()->link_model();
+    alphax_comms.push_back(std::make_unique<comm::MpiCommunicator>(MPI_COMM_WORLD, comm_options));
+  }
+  if (alphax_comms.empty()) throw std::invalid_argument("alphax bench comm: --transports lists no transport");
+  comm::MpiCommunicator& alphax_comm = *alphax_comms.front();
+  const MPI_Comm default_comm = alphax_comm.native_handle();  // library-default MPI on its dup
 
   std::vector<Collective> ops;
   for (const auto& op : split_list(options.ops)) ops.push_back(comm::parse_collective(op));
@@ -215,7 +239,8 @@ int run_bench_comm(const BenchCommOptions& options) {
 
   std::vector<float> send(max_bytes / sizeof(float) + 1);
   std::vector<float> recv(send.size());
-  for (std::size_t i = 0; i < send.size(); ++i) send[i] = static_cast<float>((i + static_cast<std::size_t>(rank)) % 17);
+  for (std::size_t i = 0; i < send.size(); ++i)
+    send[i] = static_cast<float>((i + static_cast<std::size_t>(rank)) % 17);
 
   std::unique_ptr<ControlVariables> cvars;
   std::vector<std::unique_ptr<OwnedComm>> forced_comms;
@@ -227,20 +252,30 @@ int run_bench_comm(const BenchCommOptions& options) {
       if (algorithm == Algorithm::mpi) {
         variants.push_back({op, "mpi", [&, op, default_comm](std::size_t count) {
                               const int n = static_cast<int>(count);
-                              if (op == Collective::broadcast) MPI_Bcast(send.data(), n, MPI_FLOAT, root, default_comm);
+                              if (op == Collective::broadcast)
+                                MPI_Bcast(send.data(), n, MPI_FLOAT, root, default_comm);
                               else if (op == Collective::reduce)
-                                MPI_Reduce(send.data(), recv.data(), n, MPI_FLOAT, MPI_SUM, root, default_comm);
-                              else MPI_Allreduce(send.data(), recv.data(), n, MPI_FLOAT, MPI_SUM, default_comm);
+                                MPI_Reduce(send.data(), recv.data(), n, MPI_FLOAT, MPI_SUM, root,
+                                           default_comm);
+                              else
+                                MPI_Allreduce(send.data(), recv.data(), n, MPI_FLOAT, MPI_SUM, default_comm);
                             }});
         continue;
       }
-      variants.push_back({op, std::string(comm::to_string(algorithm)), [&, op, algorithm](std::size_t count) {
-                            const auto n = static_cast<std::ptrdiff_t>(count);
-                            if (op == Collective::broadcast) alphax_comm.broadcast(send.data(), n, root, algorithm);
-                            else if (op == Collective::reduce)
-                              alphax_comm.reduce(send.data(), recv.data(), n, comm::ReduceOp::sum, root, algorithm);
-                            else alphax_comm.allreduce(send.data(), recv.data(), n, comm::ReduceOp::sum, algorithm);
-                          }});
+      for (std::size_t t = 0; t < alphax_comms.size(); ++t) {
+        comm::MpiCommunicator& c = *alphax_comms[t];
+        std::string name(comm::to_string(algorithm));
+        if (t > 0) name += "@" + std::string(comm::to_string(c.transport()));
+        variants.push_back({op, name, [&, op, algorithm](std::size_t count) {
+                              const auto n = static_cast<std::ptrdiff_t>(count);
+                              if (op == Collective::broadcast)
+                                c.broadcast(send.data(), n, root, algorithm);
+                              else if (op == Collective::reduce)
+                                c.reduce(send.data(), recv.data(), n, comm::ReduceOp::sum, root, algorithm);
+                              else
+                                c.allreduce(send.data(), recv.data(), n, comm::ReduceOp::sum, algorithm);
+                            }});
+      }
     }
     for (const ForcedAlgorithm& forced : forced_algorithms(op, options.mpi_segment_bytes)) {
       if (std::find(wanted_forced.begin(), wanted_forced.end(), forced.name) == wanted_forced.end()) continue;
@@ -249,19 +284,29 @@ int run_bench_comm(const BenchCommOptions& options) {
       const MPI_Comm c = forced_comms.back()->get();
       variants.push_back({op, "mpi:" + forced.name, [&, op, c](std::size_t count) {
                             const int n = static_cast<int>(count);
-                            if (op == Collective::broadcast) MPI_Bcast(send.data(), n, MPI_FLOAT, root, c);
+                            if (op == Collective::broadcast)
+                              MPI_Bcast(send.data(), n, MPI_FLOAT, root, c);
                             else if (op == Collective::reduce)
                               MPI_Reduce(send.data(), recv.data(), n, MPI_FLOAT, MPI_SUM, root, c);
-                            else MPI_Allreduce(send.data(), recv.data(), n, MPI_FLOAT, MPI_SUM, c);
+                            else
+                              MPI_Allreduce(send.data(), recv.data(), n, MPI_FLOAT, MPI_SUM, c);
                           }});
     }
   }
 
   const comm::LinkModel link = alphax_comm.link_model();
   if (rank == 0) {
-    std::printf("# alphax bench comm: P = %d, repeats = %d, root = %d, float32 sum\n", ranks, options.repeats, root);
+    std::printf("# alphax bench comm: P = %d, repeats = %d, root = %d, float32 sum\n", ranks, options.repeats,
+                root);
     std::printf("# link model (ping-pong at creation): alpha = %.2f us, beta = %.3f ns/byte (%.2f GB/s)\n",
                 link.alpha_s * 1e6, link.beta_s_per_byte * 1e9, 1e-9 / link.beta_s_per_byte);
+    std::printf("# transport of lp/ring: %s", std::string(comm::to_string(alphax_comm.transport())).c_str());
+    for (std::size_t t = 1; t < alphax_comms.size(); ++t)
+      std::printf(", and rows @%s", std::string(comm::to_string(alphax_comms[t]->transport())).c_str());
+    const char* mmap_max = std::getenv("MALLOC_MMAP_MAX_");
+    const char* trim = std::getenv("MALLOC_TRIM_THRESHOLD_");
+    std::printf("; MALLOC_MMAP_MAX_=%s MALLOC_TRIM_THRESHOLD_=%s\n", mmap_max ? mmap_max : "(unset)",
+                trim ? trim : "(unset)");
     std::printf("# variants interleaved per repeat, barrier before each call, time = max over ranks\n");
   }
 
@@ -294,38 +339,43 @@ int run_bench_comm(const BenchCommOptions& options) {
       row.algbw = median > 0 ? static_cast<double>(bytes) / median * 1e-9 : 0.0;
       row.busbw = row.algbw * bus_factor(variants[v].op, ranks);
       if (row.algorithm == "auto")
-        row.note = "-> " + std::string(comm::to_string(alphax_comm.resolve(variants[v].op, Algorithm::automatic, bytes)));
+        row.note =
+            "-> " +
+            std::string(comm::to_string(alphax_comm.resolve(variants[v].op, Algorithm::automatic, bytes)));
       rows.push_back(row);
     }
     for (Collective op : ops) {
-      const std::size_t block = alphax_comm.block_bytes_for(op, bytes);
       const Algorithm chosen = alphax_comm.resolve(op, Algorithm::automatic, bytes);
       for (Algorithm a : {Algorithm::lp, Algorithm::ring, Algorithm::mpi}) {
         if (a == Algorithm::ring && op != Collective::allreduce) continue;
-        model_csv << comm::to_string(op) << ',' << comm::to_string(a) << ',' << ranks << ',' << bytes << ',' << block
-                  << ',' << comm::predict_seconds(op, a, ranks, bytes, block, link) * 1e6 << ',' << link.alpha_s * 1e6
-                  << ',' << link.beta_s_per_byte * 1e9 << ',' << comm::to_string(chosen) << '\n';
+        const std::size_t block =
+            alphax_comm.block_bytes_for(op, bytes, a == Algorithm::ring ? a : Algorithm::lp);
+        model_csv << comm::to_string(op) << ',' << comm::to_string(a) << ',' << ranks << ',' << bytes << ','
+                  << block << ',' << comm::predict_seconds(op, a, ranks, bytes, block, link) * 1e6 << ','
+                  << link.alpha_s * 1e6 << ',' << link.beta_s_per_byte * 1e9 << ',' << comm::to_string(chosen)
+                  << '\n';
       }
     }
   }
 
   if (rank == 0) {
-    std::printf("%-10s %-18s %12s %14s %14s %12s %12s\n", "# op", "algorithm", "bytes", "time_us_med", "time_us_min",
-                "algbw_GBps", "busbw_GBps");
+    std::printf("%-10s %-18s %12s %14s %14s %12s %12s\n", "# op", "algorithm", "bytes", "time_us_med",
+                "time_us_min", "algbw_GBps", "busbw_GBps");
     for (const Row& row : rows)
-      std::printf("%-10s %-18s %12zu %14.1f %14.1f %12.3f %12.3f %s\n", row.op.c_str(), row.algorithm.c_str(), row.bytes,
-                  row.median_us, row.min_us, row.algbw, row.busbw, row.note.c_str());
+      std::printf("%-10s %-18s %12zu %14.1f %14.1f %12.3f %12.3f %s\n", row.op.c_str(), row.algorithm.c_str(),
+                  row.bytes, row.median_us, row.min_us, row.algbw, row.busbw, row.note.c_str());
     if (!options.out.empty()) {
       std::filesystem::create_directories(options.out);
       std::ofstream csv(std::filesystem::path(options.out) / "comm.csv");
       csv << "op,algorithm,ranks,bytes,time_us_median,time_us_min,algbw_GBps,busbw_GBps\n";
       for (const Row& row : rows)
-        csv << row.op << ',' << row.algorithm << ',' << ranks << ',' << row.bytes << ',' << row.median_us << ','
-            << row.min_us << ',' << row.algbw << ',' << row.busbw << '\n';
+        csv << row.op << ',' << row.algorithm << ',' << ranks << ',' << row.bytes << ',' << row.median_us
+            << ',' << row.min_us << ',' << row.algbw << ',' << row.busbw << '\n';
       std::ofstream model(std::filesystem::path(options.out) / "comm_model.csv");
       model << model_csv.str();
       if (!csv || !model)
-        throw std::runtime_error("alphax bench comm: cannot write to '" + options.out + "'; check the directory");
+        throw std::runtime_error("alphax bench comm: cannot write to '" + options.out +
+                                 "'; check the directory");
       std::printf("# wrote %s/comm.csv and %s/comm_model.csv\n", options.out.c_str(), options.out.c_str());
     }
   }
@@ -336,19 +386,27 @@ int run_bench_comm(const BenchCommOptions& options) {
 
 void add_bench_comm_command(CLI::App& bench, CommandContext& context) {
   auto options = std::make_shared<BenchCommOptions>();
-  CLI::App* cmd = bench.add_subcommand("comm", "Time lib/comm's collectives against MPI's (run under mpirun)");
+  CLI::App* cmd =
+      bench.add_subcommand("comm", "Time lib/comm's collectives against MPI's (run under mpirun)");
   cmd->add_option("--ops", options->ops, "Comma list of bcast, reduce, allreduce")->capture_default_str();
   cmd->add_option("--sizes", options->sizes, "Comma list of message sizes in bytes (K, M, G = KiB, MiB, GiB)")
       ->capture_default_str();
-  cmd->add_option("--algorithms", options->algorithms, "Comma list of lp, ring, auto, mpi (mpi = library default)")
+  cmd->add_option("--algorithms", options->algorithms,
+                  "Comma list of lp, ring, auto, mpi (mpi = library default)")
       ->capture_default_str();
-  cmd->add_option("--mpi-variants", options->mpi_variants,
-                  "Forced Open MPI coll/tuned algorithms to time as mpi:<name> rows (binomial, be, pipeline, ring, "
-                  "rabenseifner) or none")
+  cmd->add_option("--transports", options->transports,
+                  "Comma list of lp/ring transports (auto, p2p, shm); rows of all but the first are named "
+                  "<algorithm>@<transport>")
+      ->capture_default_str();
+  cmd->add_option(
+         "--mpi-variants", options->mpi_variants,
+         "Forced Open MPI coll/tuned algorithms to time as mpi:<name> rows (binomial, be, pipeline, ring, "
+         "rabenseifner) or none")
       ->capture_default_str();
   cmd->add_option("--repeats", options->repeats, "Timed calls per variant and size")->capture_default_str();
   cmd->add_option("--warmup", options->warmup, "Untimed rounds before timing")->capture_default_str();
-  cmd->add_option("--block-bytes", options->block_bytes, "LP/ring block size; 0 = b* from the alpha-beta model")
+  cmd->add_option("--block-bytes", options->block_bytes,
+                  "LP/ring block size; 0 = b* from the alpha-beta model")
       ->capture_default_str();
   cmd->add_option("--mpi-segment-bytes", options->mpi_segment_bytes, "Segment size of the mpi:pipeline rows")
       ->capture_default_str();

@@ -5,24 +5,32 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "alphax/comm/communicator.hpp"
+#include "alphax/comm/cost_model.hpp"
 
 namespace alphax::comm {
 namespace {
 
+// Every test runs on both transports: point-to-point is what runs across nodes, shared memory
+// what runs within one (all test ranks share this node).
+const std::vector<Transport> kTransports{Transport::point_to_point, Transport::shared_memory};
+
 // Small blocks make even short buffers travel as many pipeline blocks; a given link model skips
 // the ping-pong so each test creates its communicator cheaply.
-CommunicatorOptions small_blocks() {
+CommunicatorOptions small_blocks(Transport transport = Transport::automatic) {
   CommunicatorOptions options;
   options.block_bytes = 256;
   options.link = LinkModel{1e-6, 1e-9};
+  options.transport = transport;
   return options;
 }
 
@@ -81,92 +89,164 @@ TYPED_TEST_SUITE(CollectivesTyped, ElementTypes);
 
 TYPED_TEST(CollectivesTyped, BroadcastDeliversTheRootBufferForEveryRootSizeAndAlgorithm) {
   using T = TypeParam;
-  MpiCommunicator comm(MPI_COMM_WORLD, small_blocks());
-  for (Algorithm algorithm : {Algorithm::lp, Algorithm::mpi, Algorithm::automatic})
-    for (int root = 0; root < comm.size(); ++root)
-      for (std::size_t n : kSizes) {
-        const auto expected = random_reals<T>(n, 1000u * static_cast<unsigned>(root) + static_cast<unsigned>(n));
-        std::vector<T> data = comm.rank() == root ? expected : std::vector<T>(n, T(-99));
-        comm.broadcast(std::span<T>(data), root, algorithm);
-        ASSERT_TRUE(same_bits(data, expected))
-            << "algorithm " << to_string(algorithm) << " root " << root << " n " << n;
-      }
+  for (Transport transport : kTransports) {
+    MpiCommunicator comm(MPI_COMM_WORLD, small_blocks(transport));
+    for (Algorithm algorithm : {Algorithm::lp, Algorithm::mpi, Algorithm::automatic})
+      for (int root = 0; root < comm.size(); ++root)
+        for (std::size_t n : kSizes) {
+          const auto expected =
+              random_reals<T>(n, 1000u * static_cast<unsigned>(root) + static_cast<unsigned>(n));
+          std::vector<T> data = comm.rank() == root ? expected : std::vector<T>(n, T(-99));
+          comm.broadcast(std::span<T>(data), root, algorithm);
+          ASSERT_TRUE(same_bits(data, expected)) << to_string(transport) << " algorithm "
+                                                 << to_string(algorithm) << " root " << root << " n " << n;
+        }
+  }
 }
 
 TYPED_TEST(CollectivesTyped, ReduceMatchesMpiReduceForEveryRootSizeOpAndAlgorithm) {
   using T = TypeParam;
-  MpiCommunicator comm(MPI_COMM_WORLD, small_blocks());
-  for (Algorithm algorithm : {Algorithm::lp, Algorithm::mpi, Algorithm::automatic})
-    for (ReduceOp op : kOps)
-      for (int root = 0; root < comm.size(); ++root)
-        for (std::size_t n : kSizes) {
-          const auto input = random_integers<T>(n, 7u * static_cast<unsigned>(comm.rank()) + static_cast<unsigned>(n));
-          std::vector<T> reference(n, T(0));
-          MPI_Reduce(input.data(), reference.data(), static_cast<int>(n), mpi_type<T>(), mpi_op(op), root,
-                     MPI_COMM_WORLD);
-          const bool at_root = comm.rank() == root;
-          std::vector<T> out(at_root ? n : 0, T(-99));
-          comm.reduce(std::span<const T>(input), std::span<T>(out), op, root, algorithm);
-          if (at_root) {
-            ASSERT_TRUE(same_bits(out, reference))
-                << "out of place, algorithm " << to_string(algorithm) << " op " << to_string(op) << " root " << root
-                << " n " << n;
+  for (Transport transport : kTransports) {
+    MpiCommunicator comm(MPI_COMM_WORLD, small_blocks(transport));
+    for (Algorithm algorithm : {Algorithm::lp, Algorithm::mpi, Algorithm::automatic})
+      for (ReduceOp op : kOps)
+        for (int root = 0; root < comm.size(); ++root)
+          for (std::size_t n : kSizes) {
+            const auto input =
+                random_integers<T>(n, 7u * static_cast<unsigned>(comm.rank()) + static_cast<unsigned>(n));
+            std::vector<T> reference(n, T(0));
+            MPI_Reduce(input.data(), reference.data(), static_cast<int>(n), mpi_type<T>(), mpi_op(op), root,
+                       MPI_COMM_WORLD);
+            const bool at_root = comm.rank() == root;
+            std::vector<T> out(at_root ? n : 0, T(-99));
+            comm.reduce(std::span<const T>(input), std::span<T>(out), op, root, algorithm);
+            if (at_root) {
+              ASSERT_TRUE(same_bits(out, reference))
+                  << to_string(transport) << " out of place, algorithm " << to_string(algorithm) << " op "
+                  << to_string(op) << " root " << root << " n " << n;
+            }
+            std::vector<T> inout = input;
+            comm.reduce(std::span<T>(inout), op, root, algorithm);
+            ASSERT_TRUE(same_bits(inout, at_root ? reference : input))
+                << to_string(transport) << " in place, algorithm " << to_string(algorithm) << " op "
+                << to_string(op) << " root " << root << " n " << n;
           }
-          std::vector<T> inout = input;
-          comm.reduce(std::span<T>(inout), op, root, algorithm);
-          ASSERT_TRUE(same_bits(inout, at_root ? reference : input))
-              << "in place, algorithm " << to_string(algorithm) << " op " << to_string(op) << " root " << root
-              << " n " << n;
-        }
+  }
 }
 
 TYPED_TEST(CollectivesTyped, AllreduceMatchesMpiAllreduceForEverySizeOpAndAlgorithm) {
   using T = TypeParam;
-  MpiCommunicator comm(MPI_COMM_WORLD, small_blocks());
-  for (Algorithm algorithm : {Algorithm::lp, Algorithm::ring, Algorithm::mpi, Algorithm::automatic})
-    for (ReduceOp op : kOps)
-      for (std::size_t n : kSizes) {
-        const auto input = random_integers<T>(n, 11u * static_cast<unsigned>(comm.rank()) + static_cast<unsigned>(n));
-        std::vector<T> reference(n, T(0));
-        MPI_Allreduce(input.data(), reference.data(), static_cast<int>(n), mpi_type<T>(), mpi_op(op), MPI_COMM_WORLD);
-        std::vector<T> out(n, T(-99));
-        comm.allreduce(std::span<const T>(input), std::span<T>(out), op, algorithm);
-        ASSERT_TRUE(same_bits(out, reference))
-            << "out of place, algorithm " << to_string(algorithm) << " op " << to_string(op) << " n " << n;
-        std::vector<T> inout = input;
-        comm.allreduce(std::span<T>(inout), op, algorithm);
-        ASSERT_TRUE(same_bits(inout, reference))
-            << "in place, algorithm " << to_string(algorithm) << " op " << to_string(op) << " n " << n;
-      }
+  for (Transport transport : kTransports) {
+    MpiCommunicator comm(MPI_COMM_WORLD, small_blocks(transport));
+    for (Algorithm algorithm : {Algorithm::lp, Algorithm::ring, Algorithm::mpi, Algorithm::automatic})
+      for (ReduceOp op : kOps)
+        for (std::size_t n : kSizes) {
+          const auto input =
+              random_integers<T>(n, 11u * static_cast<unsigned>(comm.rank()) + static_cast<unsigned>(n));
+          std::vector<T> reference(n, T(0));
+          MPI_Allreduce(input.data(), reference.data(), static_cast<int>(n), mpi_type<T>(), mpi_op(op),
+                        MPI_COMM_WORLD);
+          std::vector<T> out(n, T(-99));
+          comm.allreduce(std::span<const T>(input), std::span<T>(out), op, algorithm);
+          ASSERT_TRUE(same_bits(out, reference))
+              << to_string(transport) << " out of place, algorithm " << to_string(algorithm) << " op "
+              << to_string(op) << " n " << n;
+          std::vector<T> inout = input;
+          comm.allreduce(std::span<T>(inout), op, algorithm);
+          ASSERT_TRUE(same_bits(inout, reference))
+              << to_string(transport) << " in place, algorithm " << to_string(algorithm) << " op "
+              << to_string(op) << " n " << n;
+        }
+  }
 }
 
 TEST(Collectives, MultiMebibyteBuffersWithModelBlockSizesMatchMpi) {
-  MpiCommunicator comm(MPI_COMM_WORLD);  // measures α and β; block sizes from the model
   const std::size_t n = (std::size_t{3} << 18) + 1;  // 3 MiB + 4 bytes of floats, prime-ish tail
-  const auto input = random_integers<float>(n, 31u + static_cast<unsigned>(comm.rank()));
+  const auto input = random_integers<float>(n, 31u + static_cast<unsigned>(world_rank()));
+  std::vector<float> reference(n);
+  MPI_Allreduce(input.data(), reference.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+  for (Transport transport : kTransports) {
+    CommunicatorOptions options;  // measures α and β; block sizes from the model
+    options.transport = transport;
+    MpiCommunicator comm(MPI_COMM_WORLD, options);
+    for (Algorithm algorithm : {Algorithm::lp, Algorithm::ring}) {
+      std::vector<float> out(n);
+      comm.allreduce(std::span<const float>(input), std::span<float>(out), ReduceOp::sum, algorithm);
+      ASSERT_TRUE(same_bits(out, reference)) << to_string(transport) << " " << to_string(algorithm);
+    }
+    const int root = comm.size() - 1;
+    std::vector<float> reduced = input;
+    comm.reduce(std::span<float>(reduced), ReduceOp::sum, root, Algorithm::lp);
+    if (comm.rank() == root) {
+      ASSERT_TRUE(same_bits(reduced, reference)) << to_string(transport);
+    }
+    std::vector<float> data = comm.rank() == root ? reference : std::vector<float>(n, 0.0f);
+    comm.broadcast(std::span<float>(data), root, Algorithm::lp);
+    ASSERT_TRUE(same_bits(data, reference)) << to_string(transport);
+  }
+}
+
+TEST(Collectives, BothTransportsGiveTheSameBitsForRealInputs) {
+  const std::size_t n = 100003;  // prime: uneven chunks, blocks and segments
+  const auto input = random_reals<float>(n, 404u + static_cast<unsigned>(world_rank()));
+  MpiCommunicator p2p(MPI_COMM_WORLD, small_blocks(Transport::point_to_point));
+  MpiCommunicator shm(MPI_COMM_WORLD, small_blocks(Transport::shared_memory));
+  for (Algorithm algorithm : {Algorithm::lp, Algorithm::ring}) {
+    std::vector<float> a(n);
+    std::vector<float> b(n);
+    p2p.allreduce(std::span<const float>(input), std::span<float>(a), ReduceOp::sum, algorithm);
+    shm.allreduce(std::span<const float>(input), std::span<float>(b), ReduceOp::sum, algorithm);
+    ASSERT_TRUE(same_bits(a, b)) << to_string(algorithm);
+  }
+}
+
+TEST(Collectives, AutomaticTransportIsSharedMemoryOnOneNode) {
+  MpiCommunicator comm(MPI_COMM_WORLD, small_blocks());
+  EXPECT_EQ(comm.transport(), comm.size() > 1 ? Transport::shared_memory : Transport::point_to_point);
+  MpiCommunicator p2p(MPI_COMM_WORLD, small_blocks(Transport::point_to_point));
+  EXPECT_EQ(p2p.transport(), Transport::point_to_point);
+  CommunicatorOptions model_blocks;
+  model_blocks.link = LinkModel{1e-3, 1e-10};  // b* far above every clamp
+  model_blocks.transport = Transport::shared_memory;
+  MpiCommunicator shm(MPI_COMM_WORLD, model_blocks);
+  if (shm.size() > 1) {
+    // A block must fit one shared-memory slot, so broadcast blocks are capped lower than on p2p.
+    EXPECT_LT(shm.block_bytes_for(Collective::broadcast, 64u << 20), kMaxBroadcastBlockBytes);
+    EXPECT_EQ(shm.block_bytes_for(Collective::broadcast, 64u << 20),
+              shm.max_block_bytes(Collective::broadcast));
+  }
+}
+
+// tests/comm/CMakeLists.txt registers this binary once more with Open MPI's osc/sm component
+// excluded and ALPHAX_TEST_NO_SHARED_WINDOW set: no rank can make a shared window there.
+TEST(Collectives, WithoutSharedWindowsAutomaticFallsBackToPointToPointAndShmIsRefused) {
+  if (std::getenv("ALPHAX_TEST_NO_SHARED_WINDOW") == nullptr)
+    GTEST_SKIP() << "runs in comm_collectives_no_shared_window_np3 (osc/sm excluded)";
+  MpiCommunicator comm(MPI_COMM_WORLD, small_blocks());
+  EXPECT_EQ(comm.transport(), Transport::point_to_point);
+  const std::size_t n = 4099;
+  const auto input = random_integers<float>(n, 77u + static_cast<unsigned>(world_rank()));
   std::vector<float> reference(n);
   MPI_Allreduce(input.data(), reference.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
   for (Algorithm algorithm : {Algorithm::lp, Algorithm::ring}) {
     std::vector<float> out(n);
     comm.allreduce(std::span<const float>(input), std::span<float>(out), ReduceOp::sum, algorithm);
-    ASSERT_TRUE(same_bits(out, reference)) << to_string(algorithm);
+    EXPECT_TRUE(same_bits(out, reference)) << to_string(algorithm);
   }
-  const int root = comm.size() - 1;
-  std::vector<float> reduced = input;
-  comm.reduce(std::span<float>(reduced), ReduceOp::sum, root, Algorithm::lp);
-  if (comm.rank() == root) {
-    ASSERT_TRUE(same_bits(reduced, reference));
+  if (world_size() < 2) return;
+  try {
+    MpiCommunicator shm(MPI_COMM_WORLD, small_blocks(Transport::shared_memory));
+    ADD_FAILURE() << "Transport::shared_memory without a shared window did not throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("Transport::automatic"), std::string::npos) << e.what();
   }
-  std::vector<float> data = comm.rank() == root ? reference : std::vector<float>(n, 0.0f);
-  comm.broadcast(std::span<float>(data), root, Algorithm::lp);
-  ASSERT_TRUE(same_bits(data, reference));
 }
 
 // All ranks' inputs, rank by rank.
 std::vector<std::vector<double>> gather_inputs(const std::vector<double>& mine, int size) {
   std::vector<double> all(mine.size() * static_cast<std::size_t>(size));
-  MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_DOUBLE, all.data(), static_cast<int>(mine.size()),
-                MPI_DOUBLE, MPI_COMM_WORLD);
+  MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_DOUBLE, all.data(),
+                static_cast<int>(mine.size()), MPI_DOUBLE, MPI_COMM_WORLD);
   std::vector<std::vector<double>> per_rank;
   for (int r = 0; r < size; ++r)
     per_rank.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(mine.size()) * r,
@@ -175,42 +255,46 @@ std::vector<std::vector<double>> gather_inputs(const std::vector<double>& mine, 
 }
 
 TEST(Collectives, LpReduceAddsInChainOrderFromTheTailTowardsTheRoot) {
-  MpiCommunicator comm(MPI_COMM_WORLD, small_blocks());
-  const std::size_t n = 1031;
-  const auto input = random_reals<double>(n, 5u + static_cast<unsigned>(comm.rank()));
-  const auto inputs = gather_inputs(input, comm.size());
-  for (int root = 0; root < comm.size(); ++root) {
-    // x_root + (x_root+1 + (... + x_root+P-1)), ranks taken modulo P.
-    std::vector<double> expected = inputs[static_cast<std::size_t>((root + comm.size() - 1) % comm.size())];
-    for (int v = comm.size() - 2; v >= 0; --v)
-      for (std::size_t i = 0; i < n; ++i)
-        expected[i] = inputs[static_cast<std::size_t>((root + v) % comm.size())][i] + expected[i];
-    std::vector<double> out(n);
-    comm.reduce(std::span<const double>(input), std::span<double>(out), ReduceOp::sum, root, Algorithm::lp);
-    if (comm.rank() == root) {
-      ASSERT_TRUE(same_bits(out, expected)) << "root " << root;
-    }
-    if (root == 0) {
-      std::vector<double> all(n);
-      comm.allreduce(std::span<const double>(input), std::span<double>(all), ReduceOp::sum, Algorithm::lp);
-      ASSERT_TRUE(same_bits(all, expected)) << "lp allreduce reduces towards rank 0 in the same order";
+  for (Transport transport : kTransports) {
+    MpiCommunicator comm(MPI_COMM_WORLD, small_blocks(transport));
+    const std::size_t n = 1031;
+    const auto input = random_reals<double>(n, 5u + static_cast<unsigned>(comm.rank()));
+    const auto inputs = gather_inputs(input, comm.size());
+    for (int root = 0; root < comm.size(); ++root) {
+      // x_root + (x_root+1 + (... + x_root+P-1)), ranks taken modulo P.
+      std::vector<double> expected = inputs[static_cast<std::size_t>((root + comm.size() - 1) % comm.size())];
+      for (int v = comm.size() - 2; v >= 0; --v)
+        for (std::size_t i = 0; i < n; ++i)
+          expected[i] = inputs[static_cast<std::size_t>((root + v) % comm.size())][i] + expected[i];
+      std::vector<double> out(n);
+      comm.reduce(std::span<const double>(input), std::span<double>(out), ReduceOp::sum, root, Algorithm::lp);
+      if (comm.rank() == root) {
+        ASSERT_TRUE(same_bits(out, expected)) << "root " << root;
+      }
+      if (root == 0) {
+        std::vector<double> all(n);
+        comm.allreduce(std::span<const double>(input), std::span<double>(all), ReduceOp::sum, Algorithm::lp);
+        ASSERT_TRUE(same_bits(all, expected)) << "lp allreduce reduces towards rank 0 in the same order";
+      }
     }
   }
 }
 
 TEST(Collectives, RepeatedAllreducesAreBitIdenticalAndAgreeOnEveryRank) {
-  MpiCommunicator comm(MPI_COMM_WORLD, small_blocks());
-  const std::size_t n = 4099;
-  const auto input = random_reals<float>(n, 77u + static_cast<unsigned>(comm.rank()));
-  for (Algorithm algorithm : {Algorithm::lp, Algorithm::ring}) {
-    std::vector<float> first(n);
-    std::vector<float> second(n);
-    comm.allreduce(std::span<const float>(input), std::span<float>(first), ReduceOp::sum, algorithm);
-    comm.allreduce(std::span<const float>(input), std::span<float>(second), ReduceOp::sum, algorithm);
-    ASSERT_TRUE(same_bits(first, second)) << to_string(algorithm);
-    std::vector<float> rank0 = first;
-    MPI_Bcast(rank0.data(), static_cast<int>(n), MPI_FLOAT, 0, MPI_COMM_WORLD);
-    ASSERT_TRUE(same_bits(first, rank0)) << to_string(algorithm);
+  for (Transport transport : kTransports) {
+    MpiCommunicator comm(MPI_COMM_WORLD, small_blocks(transport));
+    const std::size_t n = 4099;
+    const auto input = random_reals<float>(n, 77u + static_cast<unsigned>(comm.rank()));
+    for (Algorithm algorithm : {Algorithm::lp, Algorithm::ring}) {
+      std::vector<float> first(n);
+      std::vector<float> second(n);
+      comm.allreduce(std::span<const float>(input), std::span<float>(first), ReduceOp::sum, algorithm);
+      comm.allreduce(std::span<const float>(input), std::span<float>(second), ReduceOp::sum, algorithm);
+      ASSERT_TRUE(same_bits(first, second)) << to_string(algorithm);
+      std::vector<float> rank0 = first;
+      MPI_Bcast(rank0.data(), static_cast<int>(n), MPI_FLOAT, 0, MPI_COMM_WORLD);
+      ASSERT_TRUE(same_bits(first, rank0)) << to_string(algorithm);
+    }
   }
 }
 
@@ -236,10 +320,11 @@ TEST(Collectives, BadArgumentsThrowOnEveryRankBeforeCommunicating) {
       [&] { comm.allreduce(data.data(), data.data() + 4, 8, ReduceOp::sum, Algorithm::lp); }, "overlap");
   expect_invalid_argument_mentioning(
       [&] { comm.reduce(data.data(), data.data(), 8, ReduceOp::sum, 0, Algorithm::lp); }, "overlap");
+  expect_invalid_argument_mentioning([&] { comm.broadcast(std::span<float>(data), 0, Algorithm::ring); },
+                                     "allreduce only");
   expect_invalid_argument_mentioning(
-      [&] { comm.broadcast(std::span<float>(data), 0, Algorithm::ring); }, "allreduce only");
-  expect_invalid_argument_mentioning(
-      [&] { comm.allreduce(std::span<const float>(data), std::span<float>(out), ReduceOp::sum); }, "equal size");
+      [&] { comm.allreduce(std::span<const float>(data), std::span<float>(out), ReduceOp::sum); },
+      "equal size");
   expect_invalid_argument_mentioning(
       [&] { comm.reduce(std::span<const float>(data), std::span<float>(out), ReduceOp::sum, 0); }, "17");
 #if !defined(ALPHAX_HAVE_NCCL)

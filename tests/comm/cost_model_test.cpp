@@ -39,32 +39,51 @@ TEST(CostModel, LpBroadcastIsFlatInRanksWhileTreeGrowsWithLogP) {
   const double tree8 = predict_seconds(Collective::broadcast, Algorithm::mpi, 8, n, b, kSlowNetwork);
   EXPECT_LT(lp8, 1.1 * lp2);
   EXPECT_NEAR(tree8, 3.0 * (kSlowNetwork.alpha_s + n * kSlowNetwork.beta_s_per_byte), 1e-9);
-  EXPECT_EQ(choose_algorithm(Collective::broadcast, 8, n, b, kSlowNetwork), Algorithm::lp);
+  EXPECT_EQ(choose_algorithm(Collective::broadcast, 8, n, b, kRingSegmentBytes, kSlowNetwork), Algorithm::lp);
 }
 
 TEST(CostModel, AutoPicksRingForLargeAllreduceOnManyRanks) {
   const std::size_t n = 16 * kMiB;
   const std::size_t b = optimal_block_bytes(Collective::allreduce, 8, n, kSlowNetwork);
-  const double ring = predict_seconds(Collective::allreduce, Algorithm::ring, 8, n, b, kSlowNetwork);
+  const double ring =
+      predict_seconds(Collective::allreduce, Algorithm::ring, 8, n, kRingSegmentBytes, kSlowNetwork);
   const double lp = predict_seconds(Collective::allreduce, Algorithm::lp, 8, n, b, kSlowNetwork);
   EXPECT_LT(ring, lp);
   EXPECT_NEAR(ring, 2.0 * 7.0 / 8.0 * n * kSlowNetwork.beta_s_per_byte, 0.05 * ring);
-  EXPECT_EQ(choose_algorithm(Collective::allreduce, 8, n, b, kSlowNetwork), Algorithm::ring);
+  EXPECT_EQ(choose_algorithm(Collective::allreduce, 8, n, b, kRingSegmentBytes, kSlowNetwork),
+            Algorithm::ring);
 }
 
 TEST(CostModel, AutoPicksTheTreeForTinyMessagesOnManyRanks) {
   const LinkModel link{1e-5, 1e-10};
-  EXPECT_EQ(choose_algorithm(Collective::broadcast, 8, 64, kMinBlockBytes, link), Algorithm::mpi);
-  EXPECT_EQ(choose_algorithm(Collective::allreduce, 8, 64, kMinBlockBytes, link), Algorithm::mpi);
+  EXPECT_EQ(choose_algorithm(Collective::broadcast, 8, 64, kMinBlockBytes, kMinBlockBytes, link),
+            Algorithm::mpi);
+  EXPECT_EQ(choose_algorithm(Collective::allreduce, 8, 64, kMinBlockBytes, kMinBlockBytes, link),
+            Algorithm::mpi);
 }
 
 TEST(CostModel, SingleRankOrEmptyMessageCostsNothing) {
-  EXPECT_EQ(predict_seconds(Collective::allreduce, Algorithm::ring, 1, kMiB, kMinBlockBytes, kSlowNetwork), 0.0);
-  EXPECT_EQ(choose_algorithm(Collective::reduce, 4, 0, kMinBlockBytes, kSlowNetwork), Algorithm::lp);
+  EXPECT_EQ(predict_seconds(Collective::allreduce, Algorithm::ring, 1, kMiB, kMinBlockBytes, kSlowNetwork),
+            0.0);
+  EXPECT_EQ(choose_algorithm(Collective::reduce, 4, 0, kMinBlockBytes, kMinBlockBytes, kSlowNetwork),
+            Algorithm::lp);
+}
+
+TEST(CostModel, RingTimeFallsWithSegmentSizeSoItsSegmentIsTheLargestSlot) {
+  const std::size_t n = 16 * kMiB;
+  double previous =
+      predict_seconds(Collective::allreduce, Algorithm::ring, 8, n, kMinBlockBytes, kSlowNetwork);
+  for (std::size_t segment = 2 * kMinBlockBytes; segment <= kRingSegmentBytes; segment *= 2) {
+    const double t = predict_seconds(Collective::allreduce, Algorithm::ring, 8, n, segment, kSlowNetwork);
+    EXPECT_LT(t, previous) << segment;
+    previous = t;
+  }
+  EXPECT_EQ(kRingSegmentBytes, kMaxReduceBlockBytes);
 }
 
 TEST(CostModel, RingHasNoBroadcastForm) {
-  EXPECT_TRUE(std::isinf(predict_seconds(Collective::broadcast, Algorithm::ring, 4, kMiB, kMinBlockBytes, kSlowNetwork)));
+  EXPECT_TRUE(std::isinf(
+      predict_seconds(Collective::broadcast, Algorithm::ring, 4, kMiB, kMinBlockBytes, kSlowNetwork)));
 }
 
 TEST(Names, AlgorithmsAndCollectivesRoundTripThroughTheirNames) {

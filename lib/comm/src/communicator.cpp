@@ -12,7 +12,9 @@
 namespace alphax::comm {
 namespace {
 
-std::string where(const char* function) { return std::string("alphax::comm::Communicator::") + function + ": "; }
+std::string where(const char* function) {
+  return std::string("alphax::comm::Communicator::") + function + ": ";
+}
 
 void check_count(std::ptrdiff_t count, const char* function) {
   if (count < 0)
@@ -22,8 +24,8 @@ void check_count(std::ptrdiff_t count, const char* function) {
 
 void check_root(int root, int size, const char* function) {
   if (root < 0 || root >= size)
-    throw std::invalid_argument(where(function) + "root " + std::to_string(root) + " is out of range; it must be in [0, " +
-                                std::to_string(size) + ")");
+    throw std::invalid_argument(where(function) + "root " + std::to_string(root) +
+                                " is out of range; it must be in [0, " + std::to_string(size) + ")");
 }
 
 void check_pointer(const void* pointer, std::ptrdiff_t count, const char* function, const char* name) {
@@ -37,31 +39,41 @@ void check_no_overlap(const void* send, const void* recv, std::size_t bytes, con
   const auto s = reinterpret_cast<std::uintptr_t>(send);
   const auto r = reinterpret_cast<std::uintptr_t>(recv);
   if (s < r + bytes && r < s + bytes)
-    throw std::invalid_argument(where(function) +
-                                "the send and receive buffers overlap; pass disjoint buffers or use the in-place "
-                                "overload (one span)");
+    throw std::invalid_argument(
+        where(function) +
+        "the send and receive buffers overlap; pass disjoint buffers or use the in-place "
+        "overload (one span)");
 }
 
 void check_algorithm(Collective collective, Algorithm algorithm, const char* function) {
   if (algorithm == Algorithm::ring && collective != Collective::allreduce)
-    throw std::invalid_argument(where(function) + "algorithm 'ring' exists for allreduce only; use lp, mpi or auto");
+    throw std::invalid_argument(where(function) +
+                                "algorithm 'ring' exists for allreduce only; use lp, mpi or auto");
 }
 
 }  // namespace
 
 Algorithm Communicator::resolve(Collective collective, Algorithm requested, std::size_t bytes) const {
   if (requested != Algorithm::automatic) return requested;
-  return choose_algorithm(collective, size(), bytes, block_bytes_for(collective, bytes), link_model());
+  return choose_algorithm(collective, size(), bytes, block_bytes_for(collective, bytes, Algorithm::lp),
+                          block_bytes_for(collective, bytes, Algorithm::ring), link_model());
 }
 
-std::size_t Communicator::block_bytes_for(Collective collective, std::size_t bytes) const {
+std::size_t Communicator::max_block_bytes(Collective collective) const {
+  return collective == Collective::broadcast ? kMaxBroadcastBlockBytes : kMaxReduceBlockBytes;
+}
+
+std::size_t Communicator::block_bytes_for(Collective collective, std::size_t bytes,
+                                          Algorithm algorithm) const {
+  const std::size_t upper = max_block_bytes(collective);
   const std::size_t given = options().block_bytes;
-  if (given == 0) return optimal_block_bytes(collective, size(), bytes, link_model());
-  const std::size_t upper = collective == Collective::broadcast ? kMaxBroadcastBlockBytes : kMaxReduceBlockBytes;
-  return std::max<std::size_t>(64, std::min(given, upper)) / 8 * 8;
+  if (given != 0) return std::max<std::size_t>(64, std::min(given, upper)) / 8 * 8;
+  if (algorithm == Algorithm::ring) return std::min(kRingSegmentBytes, upper);
+  return std::min(optimal_block_bytes(collective, size(), bytes, link_model()), upper);
 }
 
-void Communicator::broadcast_bytes(void* data, std::ptrdiff_t count, DataType type, int root, Algorithm algorithm) {
+void Communicator::broadcast_bytes(void* data, std::ptrdiff_t count, DataType type, int root,
+                                   Algorithm algorithm) {
   check_count(count, "broadcast");
   check_root(root, size(), "broadcast");
   check_pointer(data, count, "broadcast", "data");
@@ -70,8 +82,8 @@ void Communicator::broadcast_bytes(void* data, std::ptrdiff_t count, DataType ty
   do_broadcast(data, n, type, root, resolve(Collective::broadcast, algorithm, n * size_of(type)));
 }
 
-void Communicator::reduce_bytes(const void* send, void* recv, std::ptrdiff_t count, DataType type, ReduceOp op,
-                                int root, Algorithm algorithm, bool in_place) {
+void Communicator::reduce_bytes(const void* send, void* recv, std::ptrdiff_t count, DataType type,
+                                ReduceOp op, int root, Algorithm algorithm, bool in_place) {
   check_count(count, "reduce");
   check_root(root, size(), "reduce");
   check_pointer(send, count, "reduce", "send buffer");
@@ -84,8 +96,8 @@ void Communicator::reduce_bytes(const void* send, void* recv, std::ptrdiff_t cou
   do_reduce(send, target, n, type, op, root, resolve(Collective::reduce, algorithm, n * size_of(type)));
 }
 
-void Communicator::allreduce_bytes(const void* send, void* recv, std::ptrdiff_t count, DataType type, ReduceOp op,
-                                   Algorithm algorithm, bool in_place) {
+void Communicator::allreduce_bytes(const void* send, void* recv, std::ptrdiff_t count, DataType type,
+                                   ReduceOp op, Algorithm algorithm, bool in_place) {
   check_count(count, "allreduce");
   check_pointer(send, count, "allreduce", "send buffer");
   check_pointer(recv, count, "allreduce", "receive buffer");
@@ -126,9 +138,10 @@ LinkModel SerialCommunicator::link_model() const { return options_.link.value_or
 namespace {
 void serial_only(Algorithm algorithm, const char* function) {
   if (algorithm == Algorithm::nccl)
-    throw std::invalid_argument(std::string("alphax::comm::SerialCommunicator::") + function +
-                                ": algorithm 'nccl' needs an MpiCommunicator built with ALPHAX_ENABLE_NCCL; use lp, "
-                                "ring, mpi or auto on host buffers");
+    throw std::invalid_argument(
+        std::string("alphax::comm::SerialCommunicator::") + function +
+        ": algorithm 'nccl' needs an MpiCommunicator built with ALPHAX_ENABLE_NCCL; use lp, "
+        "ring, mpi or auto on host buffers");
 }
 }  // namespace
 
@@ -137,8 +150,8 @@ void SerialCommunicator::do_broadcast(void* /*data*/, std::size_t /*count*/, Dat
   serial_only(algorithm, "broadcast");
 }
 
-void SerialCommunicator::do_reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp /*op*/,
-                                   int /*root*/, Algorithm algorithm) {
+void SerialCommunicator::do_reduce(const void* send, void* recv, std::size_t count, DataType type,
+                                   ReduceOp /*op*/, int /*root*/, Algorithm algorithm) {
   serial_only(algorithm, "reduce");
   if (recv != nullptr && send != recv && count > 0) std::memcpy(recv, send, count * size_of(type));
 }

@@ -51,7 +51,8 @@ double predict_seconds(Collective collective, Algorithm algorithm, int ranks, st
       return (blocks + p - 2.0) * (alpha + b * beta);
     case Algorithm::ring: {
       if (collective != Collective::allreduce) return std::numeric_limits<double>::infinity();
-      const double segments = std::max(1.0, static_cast<double>(ceil_div(bytes, static_cast<std::size_t>(p) * block)));
+      const double segments =
+          std::max(1.0, static_cast<double>(ceil_div(bytes, static_cast<std::size_t>(p) * block)));
       return 2.0 * (p - 1.0) * segments * (alpha + n / (p * segments) * beta);
     }
     case Algorithm::mpi:
@@ -63,19 +64,19 @@ double predict_seconds(Collective collective, Algorithm algorithm, int ranks, st
   return std::numeric_limits<double>::infinity();
 }
 
-Algorithm choose_algorithm(Collective collective, int ranks, std::size_t bytes, std::size_t block_bytes,
-                           const LinkModel& link) {
+Algorithm choose_algorithm(Collective collective, int ranks, std::size_t bytes, std::size_t lp_block_bytes,
+                           std::size_t ring_block_bytes, const LinkModel& link) {
   if (ranks <= 1 || bytes == 0) return Algorithm::lp;
   Algorithm best = Algorithm::lp;
-  double best_time = predict_seconds(collective, Algorithm::lp, ranks, bytes, block_bytes, link);
+  double best_time = predict_seconds(collective, Algorithm::lp, ranks, bytes, lp_block_bytes, link);
   if (collective == Collective::allreduce) {
-    const double ring = predict_seconds(collective, Algorithm::ring, ranks, bytes, block_bytes, link);
+    const double ring = predict_seconds(collective, Algorithm::ring, ranks, bytes, ring_block_bytes, link);
     if (ring < best_time) {
       best = Algorithm::ring;
       best_time = ring;
     }
   }
-  const double tree = predict_seconds(collective, Algorithm::mpi, ranks, bytes, block_bytes, link);
+  const double tree = predict_seconds(collective, Algorithm::mpi, ranks, bytes, lp_block_bytes, link);
   return tree * kTreeMargin < best_time ? Algorithm::mpi : best;
 }
 

@@ -10,23 +10,27 @@ namespace {
 
 void check_cuda(cudaError_t rc, const char* call) {
   if (rc != cudaSuccess)
-    throw std::runtime_error(std::string("alphax::comm nccl: ") + call + " failed: " + cudaGetErrorString(rc) +
+    throw std::runtime_error(std::string("alphax::comm nccl: ") + call +
+                             " failed: " + cudaGetErrorString(rc) +
                              "; is a GPU visible to this rank (CUDA_VISIBLE_DEVICES)?");
 }
 
 void check_nccl(ncclResult_t rc, const char* call) {
   if (rc != ncclSuccess)
-    throw std::runtime_error(std::string("alphax::comm nccl: ") + call + " failed: " + ncclGetErrorString(rc) +
-                             "; run with NCCL_DEBUG=INFO for details");
+    throw std::runtime_error(std::string("alphax::comm nccl: ") + call +
+                             " failed: " + ncclGetErrorString(rc) + "; run with NCCL_DEBUG=INFO for details");
 }
 
 ncclDataType_t nccl_type(DataType type) { return type == DataType::float32 ? ncclFloat32 : ncclFloat64; }
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::sum: return ncclSum;
-    case ReduceOp::max: return ncclMax;
-    case ReduceOp::min: return ncclMin;
+    case ReduceOp::sum:
+      return ncclSum;
+    case ReduceOp::max:
+      return ncclMax;
+    case ReduceOp::min:
+      return ncclMin;
   }
   return ncclSum;
 }
@@ -58,14 +62,16 @@ NcclContextPtr make_nccl_context(MPI_Comm comm, int rank, int size) {
 }
 
 void nccl_broadcast(NcclContext& context, void* data, std::size_t count, DataType type, int root) {
-  check_nccl(ncclBroadcast(data, data, count, nccl_type(type), root, context.comm(), context.stream()), "ncclBroadcast");
+  check_nccl(ncclBroadcast(data, data, count, nccl_type(type), root, context.comm(), context.stream()),
+             "ncclBroadcast");
   context.synchronize();
 }
 
-void nccl_reduce(NcclContext& context, const void* send, void* recv, std::size_t count, DataType type, ReduceOp op,
-                 int root) {
-  check_nccl(ncclReduce(send, recv, count, nccl_type(type), nccl_op(op), root, context.comm(), context.stream()),
-             "ncclReduce");
+void nccl_reduce(NcclContext& context, const void* send, void* recv, std::size_t count, DataType type,
+                 ReduceOp op, int root) {
+  check_nccl(
+      ncclReduce(send, recv, count, nccl_type(type), nccl_op(op), root, context.comm(), context.stream()),
+      "ncclReduce");
   context.synchronize();
 }
 
@@ -81,7 +87,8 @@ void nccl_allreduce(NcclContext& context, const void* send, void* recv, std::siz
 namespace {
 [[noreturn]] void no_nccl() {
   throw std::invalid_argument(
-      "alphax::comm: algorithm 'nccl' is not available: this build has no NCCL; configure with `cmake --preset cuda` "
+      "alphax::comm: algorithm 'nccl' is not available: this build has no NCCL; configure with `cmake "
+      "--preset cuda` "
       "(ALPHAX_ENABLE_CUDA=ON, ALPHAX_ENABLE_NCCL=ON) or use lp, ring, mpi or auto");
 }
 }  // namespace

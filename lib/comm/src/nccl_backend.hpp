@@ -41,8 +41,8 @@ using NcclContextPtr = std::unique_ptr<NcclContext>;
 /// Collective over `comm`: rank 0 creates the NCCL unique id, MPI broadcasts it, every rank joins.
 NcclContextPtr make_nccl_context(MPI_Comm comm, int rank, int size);
 void nccl_broadcast(NcclContext& context, void* data, std::size_t count, DataType type, int root);
-void nccl_reduce(NcclContext& context, const void* send, void* recv, std::size_t count, DataType type, ReduceOp op,
-                 int root);
+void nccl_reduce(NcclContext& context, const void* send, void* recv, std::size_t count, DataType type,
+                 ReduceOp op, int root);
 void nccl_allreduce(NcclContext& context, const void* send, void* recv, std::size_t count, DataType type,
                     ReduceOp op);
 

@@ -25,10 +25,11 @@ void combine_typed(T* dst, const T* a, const T* b, std::size_t count, ReduceOp o
 /// dst = a op b over `count` elements of `type`.
 inline void combine(void* dst, const void* a, const void* b, std::size_t count, DataType type, ReduceOp op) {
   if (type == DataType::float32)
-    combine_typed(static_cast<float*>(dst), static_cast<const float*>(a), static_cast<const float*>(b), count, op);
-  else
-    combine_typed(static_cast<double*>(dst), static_cast<const double*>(a), static_cast<const double*>(b), count,
+    combine_typed(static_cast<float*>(dst), static_cast<const float*>(a), static_cast<const float*>(b), count,
                   op);
+  else
+    combine_typed(static_cast<double*>(dst), static_cast<const double*>(a), static_cast<const double*>(b),
+                  count, op);
 }
 
 }  // namespace alphax::comm::detail

@@ -22,6 +22,10 @@ struct CommunicatorOptions {
   std::size_t block_bytes = 0;
   /// \brief Link model to use; when empty it is measured by a short ping-pong at creation.
   std::optional<LinkModel> link;
+  /// \brief How lp and ring move blocks (MpiCommunicator only): automatic picks shared memory when
+  /// every rank is on one node and the MPI library can make a shared window (point-to-point
+  /// otherwise); shared_memory that cannot be had throws.
+  Transport transport = Transport::automatic;
 };
 
 /// \brief A group of ranks and the collectives among them (abstract; see MpiCommunicator and
@@ -53,8 +57,14 @@ class Communicator {
 
   /// \brief What Algorithm::automatic resolves to for `collective` on `bytes` bytes here.
   Algorithm resolve(Collective collective, Algorithm requested, std::size_t bytes) const;
-  /// \brief Pipeline block size in bytes used for `collective` on `bytes` bytes.
-  std::size_t block_bytes_for(Collective collective, std::size_t bytes) const;
+  /// \brief Pipeline block size in bytes used by `algorithm` (lp or ring) for `collective` on `bytes`
+  /// bytes: CommunicatorOptions::block_bytes clamped to [64, max_block_bytes()] when set; otherwise
+  /// for lp b* from the link model clamped to [kMinBlockBytes, max_block_bytes()], for ring
+  /// kRingSegmentBytes (at most max_block_bytes()).
+  std::size_t block_bytes_for(Collective collective, std::size_t bytes,
+                              Algorithm algorithm = Algorithm::lp) const;
+  /// \brief Largest pipeline block of `collective` this communicator moves.
+  virtual std::size_t max_block_bytes(Collective collective) const;
 
   /// \brief Broadcast `count` elements at `data` from `root` to every rank.
   template <CommElement T>
@@ -108,8 +118,8 @@ class Communicator {
   /// \brief In-place allreduce: `inout` is replaced by op over every rank's `inout`.
   template <CommElement T>
   void allreduce(std::span<T> inout, ReduceOp op, Algorithm algorithm = Algorithm::automatic) {
-    allreduce_bytes(inout.data(), inout.data(), static_cast<std::ptrdiff_t>(inout.size()), data_type_of<T>(), op,
-                    algorithm, /*in_place=*/true);
+    allreduce_bytes(inout.data(), inout.data(), static_cast<std::ptrdiff_t>(inout.size()), data_type_of<T>(),
+                    op, algorithm, /*in_place=*/true);
   }
 
  protected:
@@ -118,8 +128,8 @@ class Communicator {
   /// \brief Validated broadcast; `algorithm` is never automatic here.
   virtual void do_broadcast(void* data, std::size_t count, DataType type, int root, Algorithm algorithm) = 0;
   /// \brief Validated reduce; `send == recv` means in place at the root.
-  virtual void do_reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op, int root,
-                         Algorithm algorithm) = 0;
+  virtual void do_reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op,
+                         int root, Algorithm algorithm) = 0;
   /// \brief Validated allreduce; `send == recv` means in place.
   virtual void do_allreduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op,
                             Algorithm algorithm) = 0;
@@ -161,7 +171,9 @@ class SerialCommunicator final : public Communicator {
 /// the destructor), so its traffic never matches the application's messages. Move-only.
 ///
 /// Creation is collective; it measures α and β with a short ping-pong between ranks 0 and 1
-/// unless CommunicatorOptions::link is set, and allocates the pipeline scratch buffers once.
+/// unless CommunicatorOptions::link is set, and allocates the pipeline scratch buffers once (and,
+/// with the shared-memory transport, the shared window of block slots). Throws
+/// std::invalid_argument when Transport::shared_memory is asked for ranks on several nodes.
 class MpiCommunicator final : public Communicator {
  public:
   /// \brief Collective over `comm`: duplicates it.
@@ -176,6 +188,9 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<Communicator> split(int color, int key) const override;
   LinkModel link_model() const override;
   const CommunicatorOptions& options() const override;
+  std::size_t max_block_bytes(Collective collective) const override;
+  /// \brief The transport lp and ring use here (never automatic): resolved at creation.
+  Transport transport() const;
   /// \brief The duplicated MPI communicator (owned by this object; do not free it).
   MPI_Comm native_handle() const;
 

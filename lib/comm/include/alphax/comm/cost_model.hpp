@@ -17,6 +17,11 @@ inline constexpr std::size_t kMaxReduceBlockBytes = std::size_t{256} << 10;
 /// \brief Block size used when the link model is unknown (α = 0 or β = 0).
 inline constexpr std::size_t kDefaultBlockBytes = std::size_t{128} << 10;
 
+/// \brief Segment size of the ring allreduce. The model's ring time 2(P−1)·m·(α + n/(P·m)·β) only
+/// falls as segments grow (a ring has no pipeline to fill: every link is busy from the first
+/// step), so it is the largest segment the cache-sized receive slots hold.
+inline constexpr std::size_t kRingSegmentBytes = kMaxReduceBlockBytes;
+
 /// \brief LP block size b* = sqrt(n·α / ((P−1)·β)) for `bytes` bytes on `ranks` ranks, clamped to
 /// [kMinBlockBytes, max block of `collective`] and rounded down to a multiple of 64 bytes.
 std::size_t optimal_block_bytes(Collective collective, int ranks, std::size_t bytes, const LinkModel& link);
@@ -37,10 +42,11 @@ double predict_seconds(Collective collective, Algorithm algorithm, int ranks, st
 /// the MPI library: its model (a binomial tree) is what MPI does for short messages only.
 inline constexpr double kTreeMargin = 2.0;
 
-/// \brief The rule of Algorithm::automatic: lp or, for allreduce, ring, whichever has the smaller
-/// predict_seconds (ties go to lp); mpi instead when its predicted time is kTreeMargin times
-/// smaller still (latency-bound short messages on many ranks). P = 1 and n = 0 give lp (a copy).
-Algorithm choose_algorithm(Collective collective, int ranks, std::size_t bytes, std::size_t block_bytes,
-                           const LinkModel& link);
+/// \brief The rule of Algorithm::automatic: lp (blocks of `lp_block_bytes`) or, for allreduce, ring
+/// (segments of `ring_block_bytes`), whichever has the smaller predict_seconds (ties go to lp); mpi
+/// instead when its predicted time is kTreeMargin times smaller still (latency-bound short
+/// messages on many ranks). P = 1 and n = 0 give lp (a copy).
+Algorithm choose_algorithm(Collective collective, int ranks, std::size_t bytes, std::size_t lp_block_bytes,
+                           std::size_t ring_block_bytes, const LinkModel& link);
 
 }  // namespace alphax::comm
