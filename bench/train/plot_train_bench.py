@@ -128,12 +128,14 @@ def plot_transfer(out):
     ax.set_xlabel(f"validation accuracy after {summary['epochs_scratch']} epochs from scratch, seed {first} (%)")
     ax.set_ylabel("validation accuracy of the other training (%)")
     other = summary["spearman_transfer_vs_scratch_other_seeds"]
-    ax.set_title(f"{summary['archs']} child architectures; transfer vs scratch of other seeds: "
-                 f"{float(other):.3f}" if other != "nan" else f"{summary['archs']} child architectures")
+    ax.set_title(f"{summary['archs']} child architectures; Spearman of transfer vs scratch of the other seeds "
+                 f"{float(other):.3f}" if other != "nan" else f"{summary['archs']} child architectures",
+                 fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    # Below the axes: inside, it would hide the best architectures (top right).
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "transfer.png"), dpi=110)
+    fig.savefig(os.path.join(out, "transfer.png"), dpi=110, bbox_inches="tight")
 
 
 def main():

@@ -120,6 +120,12 @@ TEST(TrainConfig, ShippedBenchmarkInputsParse) {
   const auto transfer =
       parse_train_config(YAML::LoadFile((inputs / "transfer-bench.yaml").string()), "", ignored);
   EXPECT_GT(transfer.transfer.cache_size, 0);
+  const auto longer =
+      parse_train_config(YAML::LoadFile((inputs / "transfer-bench-e8.yaml").string()), "", ignored);
+  EXPECT_EQ(longer.epochs, 2 * transfer.epochs);
+  const auto scratch_parents = parse_train_config(
+      YAML::LoadFile((inputs / "transfer-bench-parents-scratch.yaml").string()), "", ignored);
+  EXPECT_EQ(scratch_parents.transfer.parents, "scratch");
 }
 
 }  // namespace
