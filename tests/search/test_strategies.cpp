@@ -127,6 +127,54 @@ TEST(SaveLoad, ArchiveOfAnotherStrategyIsRefused) {
   }
 }
 
+// mcts and lanas keep the hashes and scores of candidates they met in a memo that is not saved.
+// A strategy whose memo is dropped before every proposal (load() clears it, as after a restart)
+// must make exactly the proposals of one whose memo stayed warm across retrainings.
+class ColdMemo : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(ColdMemo, ProposalsEqualThoseOfAWarmMemo) {
+  const auto& [strategy, space_yaml] = GetParam();
+  const auto space = space_from(space_yaml);
+  SyntheticEvaluator evaluator(*space, 5);
+  const auto node = YAML::Load(strategy);
+  auto warm = make_strategy(node, *space, 3);
+  auto cold = make_strategy(node, *space, 3);
+  Scripted a(*space, *warm, 17), b(*space, *cold, 17);
+  constexpr std::size_t kWorkers = 3;
+  std::size_t compared = 0;
+  for (int i = 0; i < 40; ++i) {
+    StateArchive state;
+    cold->save(state);
+    cold->load(state);
+    const auto pa = a.step(evaluator, *space, kWorkers);
+    const auto pb = b.step(evaluator, *space, kWorkers);
+    ASSERT_EQ(pa.size(), pb.size());
+    for (std::size_t k = 0; k < pa.size(); ++k, ++compared) {
+      ASSERT_EQ(pa[k].genome, pb[k].genome) << "proposal " << compared;
+      ASSERT_TRUE(same_bits(pa[k].predicted, pb[k].predicted));
+    }
+  }
+  EXPECT_GE(compared, 40u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SurrogateStrategies, ColdMemo,
+    ::testing::Combine(::testing::Values(strategy_yaml("mcts"), strategy_yaml("lanas"),
+                                         "{name: mcts, initial_random: 4, candidates: 48, rollout_candidates: 8, "
+                                         "thompson: true}"),
+                       ::testing::ValuesIn(testing::space_yamls())),
+    [](const auto& param_info) {
+      const auto& strategy = std::get<0>(param_info.param);
+      const auto& space = std::get<1>(param_info.param);
+      const std::string name = strategy.find("thompson") != std::string::npos ? "mcts_thompson"
+                               : strategy.find("lanas") != std::string::npos  ? "lanas"
+                                                                              : "mcts";
+      const auto tag = space.find("nb201") != std::string::npos   ? "nb201"
+                       : space.find("nb101") != std::string::npos ? "nb101"
+                                                                  : "categorical";
+      return name + "_" + tag;
+    });
+
 // ---------------------------------------------------------------- UCT on hand-made trees
 
 TEST(Uct, ScoreIsMeanPlusTwoCpTimesTheExplorationTerm) {

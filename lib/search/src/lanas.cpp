@@ -238,9 +238,12 @@ LanasStrategy::LanasStrategy(const SearchSpace& space, LanasConfig config, std::
     : config_(config),
       space_(&space),
       rng_(seed),
-      predictor_(space.encoding_size(), config.surrogate.predictor, seed * 0x9e3779b97f4a7c15ULL + 0x1f83d9abfb41bd6bULL) {
+      predictor_(space.encoding_size(), config.surrogate.predictor, seed * 0x9e3779b97f4a7c15ULL + 0x1f83d9abfb41bd6bULL),
+      memo_(std::make_unique<detail::CandidateMemo>()) {
   tree_.add_node({});
 }
+
+LanasStrategy::~LanasStrategy() = default;
 
 const std::vector<std::int32_t>& LanasStrategy::path_of(std::uint64_t proposal_id) const {
   const auto it = pending_.find(proposal_id);
@@ -287,11 +290,12 @@ Proposal LanasStrategy::propose() {
                                            config_.surrogate.elite_distance);
     const auto accept_all = [](const Genome&) { return true; };
     auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,
-                                       config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all, rng_);
+                                       config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all, *memo_,
+                                       rng_);
     std::vector<double> values(tree_.size(), -std::numeric_limits<double>::infinity());
     std::vector<std::int32_t> leaf_of(pool.size());
     for (std::size_t c = 0; c < pool.size(); ++c) {
-      const auto path = tree_.route(space_->encode(pool[c].genome));
+      const auto path = tree_.route(memo_->encoding(*space_, pool[c].genome));
       leaf_of[c] = path.back();
       for (const auto n : path) values[static_cast<std::size_t>(n)] = std::max(values[static_cast<std::size_t>(n)], pool[c].score);
     }
@@ -310,10 +314,10 @@ Proposal LanasStrategy::propose() {
       if (!donors.empty()) {
         auto local = config_.surrogate;
         local.local_fraction = 1.0;
-        const auto in_leaf = [&](const Genome& g) { return tree_.in_region(leaf, space_->encode(g)); };
+        const auto in_leaf = [&](const Genome& g) { return tree_.in_region(leaf, memo_->encoding(*space_, g)); };
         const int n = std::max(1, config_.surrogate.candidates / 4);
         auto extra = detail::best_candidate(*space_, space_->root(), local, acquisition, donors, seen_, n, 4 * n, in_leaf,
-                                            rng_);
+                                            *memo_, rng_);
         if (extra && (!best || extra->score > best->score)) best = std::move(extra);
       }
       if (best) {
@@ -440,6 +444,7 @@ void LanasStrategy::load(const StateArchive& archive) {
     pending_.emplace(ids[i], std::move(pe));
   }
   load_rng(archive, "rng", rng_);
+  memo_->clear();  // the loaded predictor may differ from the one the memo's scores came from
 }
 
 }  // namespace alphax::search

@@ -129,7 +129,10 @@ MctsStrategy::MctsStrategy(const SearchSpace& space, MctsConfig config, std::uin
       space_(&space),
       rng_(seed),
       tree_(space),
-      predictor_(space.encoding_size(), config.surrogate.predictor, mix_seed(seed)) {}
+      predictor_(space.encoding_size(), config.surrogate.predictor, mix_seed(seed)),
+      memo_(std::make_unique<detail::CandidateMemo>()) {}
+
+MctsStrategy::~MctsStrategy() = default;
 
 std::uint64_t MctsStrategy::mix_seed(std::uint64_t seed) { return seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL; }
 
@@ -163,7 +166,7 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
   // Rollouts from the root: one scored pool serves the values of every child on the way down.
   const auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,
                                            config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all,
-                                           rng_);
+                                           *memo_, rng_);
   if (pool.empty()) return {};
   std::vector<const detail::Candidate*> below;
   for (const auto& c : pool) below.push_back(&c);
@@ -193,7 +196,8 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
   for (const auto* c : below)
     if (!best || c->score > best->score) best = *c;
   auto extra = detail::best_candidate(*space_, tree_.node(node).partial, config_.surrogate, acquisition, elite, seen_,
-                                      config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all, rng_);
+                                      config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all, *memo_,
+                                      rng_);
   if (extra && (!best || extra->score > best->score)) best = std::move(extra);
   return {std::move(best->genome), std::move(path)};
 }
@@ -292,6 +296,7 @@ void MctsStrategy::load(const StateArchive& archive) {
     pending_.emplace(ids[i], Pending{std::vector<std::int32_t>(paths.at(i).begin(), paths.at(i).end()),
                                      predicted.at(i), dispatched.at(i) != 0});
   load_rng(archive, "rng", rng_);
+  memo_->clear();  // the loaded predictor may differ from the one the memo's scores came from
 }
 
 }  // namespace alphax::search

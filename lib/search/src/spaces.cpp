@@ -315,11 +315,17 @@ const std::vector<std::string>& Nb101Space::ops() {
 }
 
 std::array<std::int32_t, 2> Nb101Space::edge_of(std::size_t position) {
-  std::size_t k = 0;
-  for (std::int32_t i = 0; i < kNodes; ++i)
-    for (std::int32_t j = i + 1; j < kNodes; ++j, ++k)
-      if (k == position) return {i, j};
-  throw std::out_of_range("Nb101Space::edge_of: position " + std::to_string(position) + " >= 21");
+  // A table: every validity check and hash of a cell maps all 21 positions.
+  static constexpr auto kEdgeTable = [] {
+    std::array<std::array<std::int32_t, 2>, kAdjacency> table{};
+    std::size_t k = 0;
+    for (std::int32_t i = 0; i < kNodes; ++i)
+      for (std::int32_t j = i + 1; j < kNodes; ++j, ++k) table[k] = {i, j};
+    return table;
+  }();
+  if (position >= kAdjacency)
+    throw std::out_of_range("Nb101Space::edge_of: position " + std::to_string(position) + " >= 21");
+  return kEdgeTable[position];
 }
 
 namespace {

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "alphax/search/spaces.hpp"
+
 namespace alphax::search::detail {
 
 std::optional<Genome> complete_randomly(const SearchSpace& space, const Genome& partial, Rng& rng) {
@@ -86,22 +88,66 @@ Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& pre
   return a;
 }
 
+std::size_t CandidateMemo::GenomeHash::operator()(const Genome& g) const {
+  std::uint64_t h = 0x6a09e667f3bcc909ULL;
+  for (const auto v : g) h = mix64(h ^ static_cast<std::uint64_t>(static_cast<std::uint32_t>(v)));
+  return static_cast<std::size_t>(h);
+}
+
+CandidateMemo::Entry& CandidateMemo::entry(const SearchSpace& space, const Genome& g) {
+  if (const auto it = entries_.find(g); it != entries_.end()) return it->second;
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+  Entry e;
+  e.valid = space.is_valid(g);
+  if (e.valid) e.hash = space.canonical_hash(g);
+  return entries_.emplace(g, e).first->second;
+}
+
+std::optional<std::uint64_t> CandidateMemo::hash(const SearchSpace& space, const Genome& g) {
+  const auto& e = entry(space, g);
+  if (!e.valid) return std::nullopt;
+  return e.hash;
+}
+
+const std::vector<float>& CandidateMemo::encoding(const SearchSpace& space, const Genome& g) {
+  auto& e = entry(space, g);
+  if (e.encoding.empty()) e.encoding = space.encode(g);
+  return e.encoding;
+}
+
+double CandidateMemo::score(const SearchSpace& space, const Genome& g, const Acquisition& acquisition) {
+  if (!acquisition.predictor->trained()) return 0.0;
+  auto& e = entry(space, g);
+  const auto version = acquisition.predictor->trainings();
+  const auto member = acquisition.thompson ? acquisition.member : 0;
+  if (e.scored_at != version || e.member != member) {
+    if (e.encoding.empty()) e.encoding = space.encode(g);
+    e.score = acquisition.score(e.encoding);
+    e.scored_at = version;
+    e.member = member;
+  }
+  return e.score;
+}
+
 std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
                                       const Acquisition& acquisition, const std::vector<const Genome*>& elite,
                                       const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
-                                      const std::function<bool(const Genome&)>& accept, Rng& rng) {
+                                      const std::function<bool(const Genome&)>& accept, CandidateMemo& memo,
+                                      Rng& rng) {
   std::vector<Candidate> pool;
   std::unordered_map<std::uint64_t, std::size_t> scored;  // class -> index in pool
   // The pool index of `g` (added and scored if new); nullopt when `g` is seen, invalid, above
   // `partial` or not accepted.
   const auto add = [&](Genome g) -> std::optional<std::size_t> {
-    if (!space.is_valid(g) || !keeps_decided(partial, g)) return std::nullopt;
-    const auto h = space.canonical_hash(g);
+    if (!keeps_decided(partial, g)) return std::nullopt;
+    const auto valid_hash = memo.hash(space, g);
+    if (!valid_hash) return std::nullopt;
+    const auto h = *valid_hash;
     if (const auto it = scored.find(h); it != scored.end()) return it->second;
     if (seen.count(h) || !accept(g)) return std::nullopt;
     scored.emplace(h, pool.size());
     Candidate c{std::move(g), h, {}, 0.0};
-    c.score = acquisition.score(space.encode(c.genome));
+    c.score = memo.score(space, c.genome, acquisition);
     pool.push_back(std::move(c));
     return pool.size() - 1;
   };
@@ -129,8 +175,9 @@ std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& pa
 std::optional<Candidate> best_candidate(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
                                         const Acquisition& acquisition, const std::vector<const Genome*>& elite,
                                         const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
-                                        const std::function<bool(const Genome&)>& accept, Rng& rng) {
-  auto pool = candidate_pool(space, partial, config, acquisition, elite, seen, count, max_tries, accept, rng);
+                                        const std::function<bool(const Genome&)>& accept, CandidateMemo& memo,
+                                        Rng& rng) {
+  auto pool = candidate_pool(space, partial, config, acquisition, elite, seen, count, max_tries, accept, memo, rng);
   if (pool.empty()) return std::nullopt;
   std::size_t best = 0;
   for (std::size_t i = 1; i < pool.size(); ++i)

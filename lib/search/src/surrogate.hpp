@@ -3,6 +3,7 @@
 // plus the (de)serialisation helpers of genome lists.
 #include <functional>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -41,18 +42,55 @@ struct Acquisition {
 };
 Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, Rng& rng);
 
+/// Memo of the pure per-genome work of candidate_pool(): validity and canonical hash (fixed for
+/// good) and the acquisition score (fixed while the predictor is not retrained and, with
+/// Thompson, the ensemble member is the same). Consecutive proposals meet mostly the same
+/// candidates (the elites' neighbourhoods and mutations), so they are hashed, encoded and scored
+/// once per retraining instead of once per proposal. Every value is what recomputing would give,
+/// so the memo changes no choice and is not saved: after a restart it refills with the same values.
+class CandidateMemo {
+ public:
+  /// The canonical hash of `g`, or nullopt when `g` is not a valid complete architecture.
+  std::optional<std::uint64_t> hash(const SearchSpace& space, const Genome& g);
+  /// space.encode(g) for a valid `g`.
+  const std::vector<float>& encoding(const SearchSpace& space, const Genome& g);
+  /// acquisition.score(space.encode(g)) for a valid `g`.
+  double score(const SearchSpace& space, const Genome& g, const Acquisition& acquisition);
+  void clear() { entries_.clear(); }
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    bool valid = false;
+    std::uint64_t hash = 0;
+    std::uint64_t scored_at = 0;  ///< predictor trainings when `score` was computed; 0: not scored
+    std::size_t member = 0;       ///< Thompson member `score` belongs to
+    double score = 0.0;
+    std::vector<float> encoding;  ///< empty until first asked for
+  };
+  struct GenomeHash {
+    std::size_t operator()(const Genome& g) const;
+  };
+  Entry& entry(const SearchSpace& space, const Genome& g);
+  /// Bounds the memory: the memo is dropped whole when it reaches this size (values are pure).
+  static constexpr std::size_t kMaxEntries = std::size_t{1} << 16;
+  std::unordered_map<Genome, Entry, GenomeHash> entries_;
+};
+
 /// Up to `count` distinct unseen scored candidates below `partial` that satisfy `accept`, drawn
 /// by mutating `elite` members (share local_fraction) or completing `partial` at random.
 std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
                                       const Acquisition& acquisition, const std::vector<const Genome*>& elite,
                                       const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
-                                      const std::function<bool(const Genome&)>& accept, Rng& rng);
+                                      const std::function<bool(const Genome&)>& accept, CandidateMemo& memo,
+                                      Rng& rng);
 
 /// The best-scoring member of candidate_pool(), with its full Estimate; nullopt when none found.
 std::optional<Candidate> best_candidate(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,
                                         const Acquisition& acquisition, const std::vector<const Genome*>& elite,
                                         const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
-                                        const std::function<bool(const Genome&)>& accept, Rng& rng);
+                                        const std::function<bool(const Genome&)>& accept, CandidateMemo& memo,
+                                        Rng& rng);
 
 /// The `k` best evaluated (reward, genome) entries, best first; with `min_distance` > 0 each
 /// differs from every better one chosen in at least that many positions (elites spread over basins).

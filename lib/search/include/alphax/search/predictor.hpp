@@ -49,6 +49,9 @@ class Predictor {
   std::size_t ensemble_size() const { return nets_.size(); }
   /// \brief Whether at least one retraining happened.
   bool trained() const { return trainings_ > 0; }
+  /// \brief How many retrainings happened; the weights (and so every prediction) change only
+  /// when this count does, which is what caches of predictions key on.
+  std::uint64_t trainings() const { return trainings_; }
   std::size_t num_samples() const { return targets_.size(); }
   const PredictorConfig& config() const { return config_; }
 

@@ -19,6 +19,10 @@
 
 namespace alphax::search {
 
+namespace detail {
+class CandidateMemo;
+}  // namespace detail
+
 /// \brief The value a strategy learns from: the objective when ok, else `fallback`.
 double reward_of(const EvalResult& result, double fallback);
 
@@ -164,6 +168,7 @@ double uct_score(double z_mean, double n_parent, double n_child, double cp);
 class MctsStrategy final : public SearchStrategy {
  public:
   MctsStrategy(const SearchSpace& space, MctsConfig config, std::uint64_t seed);
+  ~MctsStrategy() override;
   std::string name() const override { return "mcts"; }
   Proposal propose() override;
   void on_dispatch(const Proposal& proposal) override;
@@ -193,6 +198,8 @@ class MctsStrategy final : public SearchStrategy {
   std::map<std::uint64_t, Pending> pending_;
   std::unordered_set<std::uint64_t> seen_;  ///< classes proposed (evaluated or in flight)
   std::vector<std::pair<double, Genome>> evaluated_;  ///< (reward, genome)
+  /// Hashes and scores of candidates already met (pure values, not saved: a cold memo gives the same).
+  std::unique_ptr<detail::CandidateMemo> memo_;
   double sum_ = 0.0, sum_sq_ = 0.0;
 };
 
@@ -263,6 +270,7 @@ class LanasTree {
 class LanasStrategy final : public SearchStrategy {
  public:
   LanasStrategy(const SearchSpace& space, LanasConfig config, std::uint64_t seed);
+  ~LanasStrategy() override;
   std::string name() const override { return "lanas"; }
   Proposal propose() override;
   void on_dispatch(const Proposal& proposal) override;
@@ -292,6 +300,8 @@ class LanasStrategy final : public SearchStrategy {
   std::map<std::uint64_t, Pending> pending_;
   std::unordered_set<std::uint64_t> seen_;
   std::vector<std::pair<double, Genome>> evaluated_;
+  /// Hashes and scores of candidates already met (pure values, not saved: a cold memo gives the same).
+  std::unique_ptr<detail::CandidateMemo> memo_;
   double sum_ = 0.0, sum_sq_ = 0.0;
 };
 
