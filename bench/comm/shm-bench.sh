@@ -59,7 +59,7 @@ run_job() {  # dir [env assignments...]
   local dir="$1"; shift
   mkdir -p "$dir"
   echo "== $dir ($(date -u +%H:%M:%S))"
-  env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$@" \
+  env "$@" OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     mpirun -np 2 --bind-to core --map-by core \
     --mca coll_tuned_use_dynamic_rules 1 \
     "$alphax" "${bench_command[@]}" --ops bcast,reduce,allreduce --sizes "$sizes" --algorithms lp,ring,auto,mpi \
@@ -68,7 +68,7 @@ run_job() {  # dir [env assignments...]
 }
 
 for ((k = 1; k <= jobs; ++k)); do
-  # Local ranks inherit mpirun's environment: -u really unsets the variables.
+  # Local ranks inherit mpirun's environment: -u really unsets the variables (env options first).
   run_job "$out/malloc-default/job$k" -u MALLOC_MMAP_MAX_ -u MALLOC_TRIM_THRESHOLD_
   run_job "$out/malloc-tuned/job$k" MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=4294967295
 done
