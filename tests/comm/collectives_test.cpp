@@ -215,21 +215,6 @@ TEST(Collectives, AutomaticTransportIsSharedMemoryOnOneNode) {
     EXPECT_EQ(shm.block_bytes_for(Collective::broadcast, 64u << 20),
               shm.max_block_bytes(Collective::broadcast));
   }
-  // A link model whose b* is far below every clamp: p2p follows it, shm always fills its slots.
-  CommunicatorOptions small_model_p2p;
-  small_model_p2p.link = LinkModel{1e-12, 1e-9};
-  small_model_p2p.transport = Transport::point_to_point;
-  MpiCommunicator p2p_model(MPI_COMM_WORLD, small_model_p2p);
-  CommunicatorOptions small_model_shm = small_model_p2p;
-  small_model_shm.transport = Transport::shared_memory;
-  MpiCommunicator shm_model(MPI_COMM_WORLD, small_model_shm);
-  if (comm.size() > 1) {
-    for (Collective collective : {Collective::broadcast, Collective::reduce, Collective::allreduce}) {
-      EXPECT_EQ(p2p_model.block_bytes_for(collective, 1u << 20), kMinBlockBytes);
-      EXPECT_EQ(shm_model.block_bytes_for(collective, 1u << 20), shm_model.max_block_bytes(collective));
-      EXPECT_GT(shm_model.max_block_bytes(collective), kMinBlockBytes);
-    }
-  }
 }
 
 // tests/comm/CMakeLists.txt registers this binary once more with Open MPI's osc/sm component

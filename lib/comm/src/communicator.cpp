@@ -68,7 +68,6 @@ std::size_t Communicator::block_bytes_for(Collective collective, std::size_t byt
   const std::size_t upper = max_block_bytes(collective);
   const std::size_t given = options().block_bytes;
   if (given != 0) return std::max<std::size_t>(64, std::min(given, upper)) / 8 * 8;
-  if (const std::size_t fixed = transport_block_bytes(collective); fixed != 0) return std::min(fixed, upper);
   if (algorithm == Algorithm::ring) return std::min(kRingSegmentBytes, upper);
   return std::min(optimal_block_bytes(collective, size(), bytes, link_model()), upper);
 }

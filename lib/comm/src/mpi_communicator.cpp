@@ -196,13 +196,6 @@ std::size_t MpiCommunicator::max_block_bytes(Collective collective) const {
 }
 MPI_Comm MpiCommunicator::native_handle() const { return impl_->comm; }
 
-// The α-β model's b* trades pipeline fill against per-block cost on a link; a slot ring has no
-// per-message latency to amortise but pays for every cache line the reader pulls from the
-// writer's cache, which costs less per byte the larger the slot (measured: docs/comm.md).
-std::size_t MpiCommunicator::transport_block_bytes(Collective collective) const {
-  return impl_->shared ? max_block_bytes(collective) : 0;
-}
-
 std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
   MPI_Comm part = MPI_COMM_NULL;
   check_mpi(MPI_Comm_split(impl_->comm, color, key, &part), "MPI_Comm_split");

@@ -59,9 +59,8 @@ class Communicator {
   Algorithm resolve(Collective collective, Algorithm requested, std::size_t bytes) const;
   /// \brief Pipeline block size in bytes used by `algorithm` (lp or ring) for `collective` on `bytes`
   /// bytes: CommunicatorOptions::block_bytes clamped to [64, max_block_bytes()] when set; otherwise
-  /// transport_block_bytes() when the transport fixes one; otherwise for lp b* from the link model
-  /// clamped to [kMinBlockBytes, max_block_bytes()], for ring kRingSegmentBytes (at most
-  /// max_block_bytes()).
+  /// for lp b* from the link model clamped to [kMinBlockBytes, max_block_bytes()], for ring
+  /// kRingSegmentBytes (at most max_block_bytes()).
   std::size_t block_bytes_for(Collective collective, std::size_t bytes,
                               Algorithm algorithm = Algorithm::lp) const;
   /// \brief Largest pipeline block of `collective` this communicator moves.
@@ -125,10 +124,6 @@ class Communicator {
 
  protected:
   Communicator() = default;
-
-  /// \brief Block size the transport always uses for `collective` when the options set none, or 0
-  /// when the link model decides (the default).
-  virtual std::size_t transport_block_bytes(Collective /*collective*/) const { return 0; }
 
   /// \brief Validated broadcast; `algorithm` is never automatic here.
   virtual void do_broadcast(void* data, std::size_t count, DataType type, int root, Algorithm algorithm) = 0;
@@ -205,8 +200,6 @@ class MpiCommunicator final : public Communicator {
                  Algorithm algorithm) override;
   void do_allreduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op,
                     Algorithm algorithm) override;
-  /// \brief On the shared-memory transport a whole slot (see docs/comm.md), else 0.
-  std::size_t transport_block_bytes(Collective collective) const override;
 
  private:
   struct Impl;
