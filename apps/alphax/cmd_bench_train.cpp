@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,7 @@
 #include "alphax/commands.hpp"
 #include "alphax/search/registry.hpp"
 #include "alphax/tensor/threading.hpp"
+#include "alphax/train/legw.hpp"
 #include "alphax/train/trainer.hpp"
 #include "alphax/train/weight_cache.hpp"
 #include "alphax/train_evaluator.hpp"
@@ -357,17 +359,35 @@ void compare_scaling(const BenchTrainOptions& o, const BenchInput& input) {
     const std::uint64_t seed = input.config.seed + static_cast<std::uint64_t>(i);
     const train::PreparedData data = train::prepare_data(input.config.data, seed);
     for (const std::int64_t batch : o.batches) {
+      // Rules that give the same plan (linear and legw at the base batch) train the same run: it is
+      // trained once and copied, since a run is a deterministic function of its config.
+      std::vector<std::pair<train::LearningRatePlan, fs::path>> trained;
       for (const auto& rule : o.compare) {
         const fs::path file =
             runs / (rule + "-b" + std::to_string(batch) + "-seed" + std::to_string(seed) + ".csv");
-        if (fs::exists(file) && !o.force) continue;
         train::TrainConfig config = input.config;
         config.seed = seed;
         config.batch = batch;
         config.schedule.scaling = rule;
         train::validate_train_config(config);
+        const train::LearningRatePlan plan = train::learning_rate_plan(config, batch);
+        const auto same = std::find_if(trained.begin(), trained.end(), [&](const auto& t) {
+          return t.first.peak_lr == plan.peak_lr &&
+                 t.first.schedule.warmup_epochs == plan.schedule.warmup_epochs;
+        });
+        if (same != trained.end() && (!fs::exists(file) || o.force)) {
+          fs::copy_file(same->second, file, fs::copy_options::overwrite_existing);
+          std::printf("%-6s batch %5lld seed %llu: the same plan as %s, run copied\n", rule.c_str(),
+                      static_cast<long long>(batch), static_cast<unsigned long long>(seed),
+                      same->second.filename().c_str());
+        }
+        if (fs::exists(file) && (!o.force || same != trained.end())) {
+          trained.emplace_back(plan, file);
+          continue;
+        }
         const Curve curve = train_from_scratch(config, cell, data, 1, true);
         write_curve(file, curve);
+        trained.emplace_back(plan, file);
         std::printf(
             "%-6s batch %5lld seed %llu: peak lr %.4f, warm-up %.2f epochs, final validation %.2f %%, test "
             "%.2f %%%s\n",
@@ -455,18 +475,47 @@ std::vector<std::string> transfer_archs(const train::TrainConfig& config, std::i
   return archs;
 }
 
-/// One part of the transfer benchmark: "scratch" (E epochs), "half" (E·fraction epochs from
-/// scratch, the control) or "transfer" (E·fraction epochs from the closest cached network).
+/// Rows of an interrupted part's `.partial` file that can be kept: the leading rows whose index
+/// and architecture match `archs`. Only for parts without a cache (scratch, half), where every
+/// architecture's training depends on nothing but its own seed; a transfer part restarts.
+std::vector<std::string> resumable_rows(const fs::path& partial, const std::vector<std::string>& archs) {
+  std::vector<std::string> rows;
+  std::ifstream in(partial);
+  std::string line;
+  std::getline(in, line);  // header
+  // A line without its newline was cut by the interruption (and so is anything after a mismatch).
+  while (std::getline(in, line) && !in.eof() && rows.size() < archs.size()) {
+    std::stringstream s(line);
+    std::string index, arch;
+    std::getline(s, index, ',');
+    std::getline(s, arch, ',');
+    if (index != std::to_string(rows.size()) || arch != archs[rows.size()]) break;
+    rows.push_back(line);
+  }
+  return rows;
+}
+
+/// One part of the transfer benchmark at one training seed: "scratch" (E epochs), "half"
+/// (E·fraction epochs from scratch, the control) or "transfer" (E·fraction epochs from the closest
+/// cached network). `base.seed` is the training seed: initial weights, validation split, batch order.
+/// An interrupted scratch or half part continues after its last complete row unless `force`.
 void run_transfer_part(const std::string& part, const std::vector<std::string>& archs,
-                       const train::TrainConfig& base, const train::PreparedData& data,
-                       const fs::path& file) {
+                       const train::TrainConfig& base, const train::PreparedData& data, const fs::path& file,
+                       bool force) {
   // Written under a temporary name: a part's file exists only once it is complete.
   const fs::path partial = fs::path(file).concat(".partial");
+  const std::vector<std::string> kept = part != "transfer" && !force && fs::exists(partial)
+                                            ? resumable_rows(partial, archs)
+                                            : std::vector<std::string>{};
   std::ofstream csv(partial);
   csv << "index,arch,epochs,parent,distance,transferred_fraction,validation_accuracy,seconds\n";
+  for (const auto& row : kept) csv << row << '\n';
+  if (!kept.empty())
+    std::printf("%-8s seed %llu: kept %zu architectures of %s\n", part.c_str(),
+                static_cast<unsigned long long>(base.seed), kept.size(), partial.string().c_str());
   std::optional<train::WeightCache> cache;
   if (part == "transfer") cache.emplace(std::max<std::int64_t>(1, base.transfer.cache_size));
-  for (std::size_t i = 0; i < archs.size(); ++i) {
+  for (std::size_t i = kept.size(); i < archs.size(); ++i) {
     train::TrainConfig config = base;
     const train::CellSpec cell = train::parse_nb201_cell(archs[i]);
     train::Network network(train::make_network_spec(config.network, cell, data.train));
@@ -489,7 +538,7 @@ void run_transfer_part(const std::string& part, const std::vector<std::string>& 
     const auto t0 = Clock::now();
     const Curve curve = train_curve(config, network, data, 1, false);
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (cache)
+    if (cache && train::may_become_parent(base.transfer, !parent.empty()))
       cache->insert(archs[i], cell, std::make_shared<train::NetworkWeights>(train::copy_weights(network)));
     // A diverged network ranks last: its accuracy is recorded as 0.
     const double accuracy =
@@ -497,8 +546,9 @@ void run_transfer_part(const std::string& part, const std::vector<std::string>& 
     csv << i << ',' << archs[i] << ',' << config.epochs << ',' << parent << ',' << distance << ',' << fraction
         << ',' << accuracy << ',' << seconds << '\n'
         << std::flush;
-    std::printf("%-8s %2zu/%zu %s: %lld epochs%s, validation %.2f %%\n", part.c_str(), i, archs.size() - 1,
-                archs[i].c_str(), static_cast<long long>(config.epochs),
+    std::printf("%-8s seed %llu %2zu/%zu %s: %lld epochs%s, validation %.2f %%\n", part.c_str(),
+                static_cast<unsigned long long>(base.seed), i, archs.size() - 1, archs[i].c_str(),
+                static_cast<long long>(config.epochs),
                 parent.empty() ? "" : (", from a parent at distance " + std::to_string(distance)).c_str(),
                 accuracy);
     std::fflush(stdout);
@@ -507,12 +557,69 @@ void run_transfer_part(const std::string& part, const std::vector<std::string>& 
   fs::rename(partial, file);
 }
 
-std::vector<double> accuracies(const fs::path& file) {
+/// The children's validation accuracies of one part's file (the root, trained alike in every
+/// part, is left out of the ranking).
+std::vector<double> child_accuracies(const fs::path& file) {
   std::vector<double> out;
   const auto rows = read_csv(file);
-  for (std::size_t i = 1; i < rows.size(); ++i)
-    out.push_back(rows[i].at("validation_accuracy"));  // children only
+  for (std::size_t i = 1; i < rows.size(); ++i) out.push_back(rows[i].at("validation_accuracy"));
   return out;
+}
+
+/// Accuracies of the children per training seed, for the seeds whose file of `part` exists.
+using SeedRuns = std::map<std::uint64_t, std::vector<double>>;
+
+SeedRuns part_runs(const fs::path& out, const std::string& part, std::uint64_t first_seed, std::int64_t seeds,
+                   std::size_t archs) {
+  SeedRuns runs;
+  for (std::int64_t i = 0; i < seeds; ++i) {
+    const std::uint64_t seed = first_seed + static_cast<std::uint64_t>(i);
+    const fs::path file = out / (part + "-seed" + std::to_string(seed) + ".csv");
+    if (!fs::exists(file)) continue;
+    auto acc = child_accuracies(file);
+    if (acc.size() != archs)
+      throw std::runtime_error("alphax bench train: " + file.string() + " covers " +
+                               std::to_string(acc.size()) + " children, not " + std::to_string(archs) +
+                               "; rerun that part with --force");
+    runs.emplace(seed, std::move(acc));
+  }
+  return runs;
+}
+
+/// Element-wise mean of the scratch runs of every seed except `skip` (none left: empty).
+std::vector<double> mean_without(const SeedRuns& runs, std::uint64_t skip) {
+  std::vector<double> sum;
+  std::int64_t n = 0;
+  for (const auto& [seed, acc] : runs) {
+    if (seed == skip) continue;
+    if (sum.empty()) sum.assign(acc.size(), 0.0);
+    for (std::size_t k = 0; k < acc.size(); ++k) sum[k] += acc[k];
+    ++n;
+  }
+  for (auto& v : sum) v /= static_cast<double>(n);
+  return sum;
+}
+
+/// Mean Spearman of each seed's ranking in `runs` against the scratch ranking: of the same seed
+/// (`same_seed`) or of the mean over the other seeds (independent runs: no shared initial weights,
+/// batch order or validation split). NaN when no pair exists.
+double mean_spearman(const SeedRuns& runs, const SeedRuns& scratch, bool same_seed) {
+  std::vector<double> rhos;
+  for (const auto& [seed, acc] : runs) {
+    if (same_seed) {
+      const auto it = scratch.find(seed);
+      if (it != scratch.end()) rhos.push_back(spearman(acc, it->second));
+    } else if (const auto reference = mean_without(scratch, seed); !reference.empty()) {
+      rhos.push_back(spearman(acc, reference));
+    }
+  }
+  return mean_of(rhos);
+}
+
+double mean_accuracy(const SeedRuns& runs) {
+  std::vector<double> all;
+  for (const auto& [seed, acc] : runs) all.insert(all.end(), acc.begin(), acc.end());
+  return mean_of(all);
 }
 
 void compare_transfer(const BenchTrainOptions& o, const BenchInput& input) {
@@ -525,37 +632,52 @@ void compare_transfer(const BenchTrainOptions& o, const BenchInput& input) {
   const std::vector<std::string> parts{"transfer", "scratch", "half"};
   if (o.part != "all" && std::find(parts.begin(), parts.end(), o.part) == parts.end())
     throw std::invalid_argument("alphax bench train: --part must be all, transfer, scratch or half");
-  fs::create_directories(o.out);
+  const fs::path out(o.out);
+  fs::create_directories(out);
   set_threads(config);
+  // The architectures come from `seed` alone; --seeds varies the training seed of every part.
   const auto archs = transfer_archs(config, o.transfer);
-  const train::PreparedData data = train::prepare_data(config.data, config.seed);
-  for (const auto& part : parts) {
-    const fs::path file = fs::path(o.out) / (part + ".csv");
-    if ((o.part == "all" || o.part == part) && (!fs::exists(file) || o.force))
-      run_transfer_part(part, archs, config, data, file);
+  for (const std::int64_t i : seed_indices(o)) {
+    train::TrainConfig seeded = config;
+    seeded.seed = config.seed + static_cast<std::uint64_t>(i);
+    std::optional<train::PreparedData> data;
+    for (const auto& part : parts) {
+      const fs::path file = out / (part + "-seed" + std::to_string(seeded.seed) + ".csv");
+      if ((o.part != "all" && o.part != part) || (fs::exists(file) && !o.force)) continue;
+      if (!data) data = train::prepare_data(seeded.data, seeded.seed);
+      run_transfer_part(part, archs, seeded, *data, file, o.force);
+    }
   }
-  for (const auto& part : parts)
-    if (!fs::exists(fs::path(o.out) / (part + ".csv"))) return;  // the summary waits for every part
-  const auto full = accuracies(fs::path(o.out) / "scratch.csv");
-  const auto moved = accuracies(fs::path(o.out) / "transfer.csv");
-  const auto half = accuracies(fs::path(o.out) / "half.csv");
-  if (full.size() != moved.size() || full.size() != half.size())
-    throw std::runtime_error("alphax bench train: the parts in " + o.out +
-                             " cover different architectures; rerun with --force");
-  const double rho_transfer = spearman(moved, full);
-  const double rho_half = spearman(half, full);
-  std::ofstream csv(fs::path(o.out) / "summary.csv");
-  csv << "archs,epochs_scratch,epochs_short,spearman_transfer_vs_scratch,spearman_short_scratch_vs_scratch,"
-         "accuracy_scratch_mean,accuracy_transfer_mean,accuracy_short_scratch_mean\n";
-  csv << full.size() << ',' << config.epochs << ',' << train::epochs_with_parent(config) << ','
-      << rho_transfer << ',' << rho_half << ',' << mean_of(full) << ',' << mean_of(moved) << ','
-      << mean_of(half) << '\n';
-  std::printf(
-      "%zu architectures: Spearman %.3f (%lld epochs with transfer vs %lld from scratch); control %.3f "
-      "(%lld epochs from scratch vs %lld)\n",
-      full.size(), rho_transfer, static_cast<long long>(train::epochs_with_parent(config)),
-      static_cast<long long>(config.epochs), rho_half,
-      static_cast<long long>(train::epochs_with_parent(config)), static_cast<long long>(config.epochs));
+  const std::size_t children = archs.size() - 1;
+  const SeedRuns scratch = part_runs(out, "scratch", config.seed, o.seeds, children);
+  const SeedRuns moved = part_runs(out, "transfer", config.seed, o.seeds, children);
+  const SeedRuns half = part_runs(out, "half", config.seed, o.seeds, children);
+  if (scratch.empty()) return;  // nothing to rank against yet
+  const double transfer_same = mean_spearman(moved, scratch, true);
+  const double half_same = mean_spearman(half, scratch, true);
+  const double transfer_other = mean_spearman(moved, scratch, false);
+  const double half_other = mean_spearman(half, scratch, false);
+  const double scratch_other = mean_spearman(scratch, scratch, false);
+  std::ofstream csv(out / "summary.csv");
+  csv << "archs,epochs_scratch,epochs_short,parents,seeds_scratch,seeds_transfer,seeds_half,"
+         "spearman_transfer_vs_scratch_same_seed,spearman_half_vs_scratch_same_seed,"
+         "spearman_transfer_vs_scratch_other_seeds,spearman_half_vs_scratch_other_seeds,"
+         "spearman_scratch_vs_scratch_other_seeds,accuracy_scratch_mean,accuracy_transfer_mean,"
+         "accuracy_half_mean\n";
+  csv << children << ',' << config.epochs << ',' << train::epochs_with_parent(config) << ','
+      << config.transfer.parents << ',' << scratch.size() << ',' << moved.size() << ',' << half.size() << ','
+      << transfer_same << ',' << half_same << ',' << transfer_other << ',' << half_other << ','
+      << scratch_other << ',' << mean_accuracy(scratch) << ',' << mean_accuracy(moved) << ','
+      << mean_accuracy(half) << '\n';
+  const auto e_short = static_cast<long long>(train::epochs_with_parent(config));
+  const auto e_full = static_cast<long long>(config.epochs);
+  std::printf("%zu children, Spearman against %lld epochs from scratch (same seed | other seeds):\n",
+              children, e_full);
+  std::printf("  %lld epochs with transfer (parents: %-7s)  %.3f | %.3f\n", e_short,
+              config.transfer.parents.c_str(), transfer_same, transfer_other);
+  std::printf("  %lld epochs from scratch                       %.3f | %.3f\n", e_short, half_same,
+              half_other);
+  std::printf("  %lld epochs from scratch (reproducibility)          - | %.3f\n", e_full, scratch_other);
 }
 
 void plot(const BenchTrainOptions& o) {
@@ -601,7 +723,8 @@ void add_bench_train_command(CLI::App& bench, CommandContext& context) {
   cmd->add_option("--compare", options->compare,
                   "Variants: optimizer names (sgd,isgd) or learning-rate scaling rules (none,linear,legw)")
       ->delimiter(',');
-  cmd->add_option("--seeds", options->seeds, "Seeds per variant (the config's seed, +1, ...)")
+  cmd->add_option("--seeds", options->seeds,
+                  "Seeds per variant (the config's seed, +1, ...); transfer: training seeds of every part")
       ->capture_default_str();
   cmd->add_option("--only-seed", options->only_seed,
                   "Run only the k-th seed (1-based) of the set; the summary covers every run found in --out");

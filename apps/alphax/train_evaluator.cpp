@@ -188,7 +188,9 @@ void WeightTransfer::on_consume(std::int64_t eval_id, const search::EvalResult& 
   const auto flight = flights_.find(eval_id);
   const auto weights = arrived_.find(eval_id);
   if (flight != flights_.end()) {
-    if (result.status == search::EvalStatus::ok && weights != arrived_.end() && weights->second) {
+    const bool from_parent = !flight->second.parent.empty();
+    if (result.status == search::EvalStatus::ok && weights != arrived_.end() && weights->second &&
+        train::may_become_parent(config_, from_parent)) {
       const auto& genome = flight->second.genome;
       cache_->insert(space_->format(genome), to_cell_spec(space_->to_cell(genome)), weights->second);
     }

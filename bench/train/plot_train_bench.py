@@ -6,8 +6,8 @@
 DIR/summary.csv decides the kind: `optimizer` column -> curves.png (validation accuracy against
 training seconds and epochs, one line per run, the target dashed); `scaling` column ->
 scaling.png (final accuracy against the global batch per rule, and the curves per batch);
-transfer.csv/scratch.csv/half.csv -> transfer.png (accuracy with transfer and the short control
-against the full training from scratch).
+<part>-seed<S>.csv of the parts scratch/transfer/half -> transfer.png (accuracy with transfer, the
+short control and the full training at other seeds against the full training from scratch).
 """
 import csv
 import glob
@@ -95,33 +95,52 @@ def plot_scaling(out, summary):
     fig.savefig(os.path.join(out, "scaling.png"), dpi=110)
 
 
+def seeded_parts(out, part):
+    """{seed: children rows} of DIR/<part>-seed<S>.csv (the root, row 0, is not ranked)."""
+    runs = {}
+    for path in glob.glob(os.path.join(out, f"{part}-seed*.csv")):
+        seed = int(os.path.basename(path)[len(part) + 5:-4])
+        runs[seed] = read(path)[1:]
+    return runs
+
+
 def plot_transfer(out):
-    scratch = read(os.path.join(out, "scratch.csv"))[1:]
-    moved = read(os.path.join(out, "transfer.csv"))[1:]
-    short = read(os.path.join(out, "half.csv"))[1:]
     summary = read(os.path.join(out, "summary.csv"))[0]
-    x = column(scratch, "validation_accuracy")
-    fig, ax = plt.subplots(figsize=(6, 5.5))
-    ax.scatter(x, column(moved, "validation_accuracy"), color="tab:red",
-               label=f"{summary['epochs_short']} epochs with transfer (Spearman "
-                     f"{float(summary['spearman_transfer_vs_scratch']):.3f})")
-    ax.scatter(x, column(short, "validation_accuracy"), color="tab:gray", marker="x",
-               label=f"{summary['epochs_short']} epochs from scratch (Spearman "
-                     f"{float(summary['spearman_short_scratch_vs_scratch']):.3f})")
+    scratch = seeded_parts(out, "scratch")
+    first = min(scratch)
+    x = column(scratch[first], "validation_accuracy")
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    short = summary["epochs_short"]
+    series = [("transfer", "tab:red", "o", f"{short} epochs with transfer (parents: {summary['parents']})"),
+              ("half", "tab:gray", "x", f"{short} epochs from scratch")]
+    for part, colour, marker, label in series:
+        runs = seeded_parts(out, part)
+        if first in runs:
+            rho = float(summary[f"spearman_{part}_vs_scratch_same_seed"])
+            ax.scatter(x, column(runs[first], "validation_accuracy"), color=colour, marker=marker,
+                       label=f"{label}, seed {first} (Spearman {rho:.3f})")
+    for seed in sorted(s for s in scratch if s != first):
+        rho = float(summary["spearman_scratch_vs_scratch_other_seeds"])
+        ax.scatter(x, column(scratch[seed], "validation_accuracy"), color="tab:blue", marker="+", s=60,
+                   label=f"{summary['epochs_scratch']} epochs from scratch, seed {seed} (Spearman {rho:.3f})")
     lo, hi = min(x) - 2, max(x) + 2
     ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
-    ax.set_xlabel(f"validation accuracy after {summary['epochs_scratch']} epochs from scratch (%)")
-    ax.set_ylabel("validation accuracy of the short training (%)")
-    ax.set_title(f"{summary['archs']} child architectures")
+    ax.set_xlabel(f"validation accuracy after {summary['epochs_scratch']} epochs from scratch, seed {first} (%)")
+    ax.set_ylabel("validation accuracy of the other training (%)")
+    other = summary["spearman_transfer_vs_scratch_other_seeds"]
+    ax.set_title(f"{summary['archs']} child architectures; Spearman of transfer vs scratch of the other seeds "
+                 f"{float(other):.3f}" if other != "nan" else f"{summary['archs']} child architectures",
+                 fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
+    # Below the axes: inside, it would hide the best architectures (top right).
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "transfer.png"), dpi=110)
+    fig.savefig(os.path.join(out, "transfer.png"), dpi=110, bbox_inches="tight")
 
 
 def main():
     out = sys.argv[1]
-    if os.path.exists(os.path.join(out, "transfer.csv")):
+    if glob.glob(os.path.join(out, "scratch-seed*.csv")):
         if os.path.exists(os.path.join(out, "summary.csv")):
             plot_transfer(out)
         return

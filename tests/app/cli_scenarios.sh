@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end scenarios of `alphax run` under mpirun; one per ctest entry (tests/app/CMakeLists.txt).
 #   ALPHAX_BIN=build/ci/apps/alphax tests/app/cli_scenarios.sh restart
-# Scenarios: determinism restart signal wall_time bad_config failed_trainer validate single_rank
-#            corrupt_checkpoint
+# Scenarios: determinism restart signal wall_time (+ the PBS script) bad_config failed_trainer
+#            validate (+ --help, --version, CLI errors) single_rank corrupt_checkpoint
+#            train_transfer
 set -uo pipefail
 scenario=${1:?usage: cli_scenarios.sh <scenario>}
 src=${ALPHAX_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -75,10 +76,30 @@ signal)  # SIGUSR1 to mpirun mid-run -> checkpoint, exit 85 everywhere, restart 
   alphax 3 run "$config" -o "$work/sig" > "$work/s2.out" || fail "restart after signal failed"
   same_rows "$work/full/search.h5" "$work/sig/search.h5" || fail "log after signal+restart differs"
   ;;
-wall_time)  # run.budget.max_wall_seconds acts like a signal (PBS sends none)
+wall_time)  # run.budget.max_wall_seconds acts like a signal (PBS sends none); the PBS script requeues
+  alphax 3 run "$config" -o "$work/full" > /dev/null || fail "uninterrupted run"
   alphax 3 run "$config" -o "$work/w" --set trainers.pace_seconds=0.02 --set run.budget.max_wall_seconds=1 > "$work/w.out"
   rc=$?; [[ $rc == 85 ]] || fail "wall-time run exited $rc, expected 85"
   [[ -f $work/w/checkpoint.h5 ]] || fail "no checkpoint after the wall-time stop"
+  n=$(rows_of "$work/w/search.h5")
+  (( n < 200 )) || fail "the wall-time budget did not stop the run ($n rows)"
+  # jobscripts/pbs/alphax.pbs outside PBS: walltime - margin = 1 s stops the job with 85, on which
+  # the script calls qrerun (a stand-in on PATH that records its argument) and exits 0; the rerun
+  # job (a long walltime) continues from the checkpoint and ends with the uninterrupted log.
+  mkdir -p "$work/bin"
+  printf '#!/bin/sh\necho "$@" >> "%s/qrerun.calls"\n' "$work" > "$work/bin/qrerun"
+  chmod +x "$work/bin/qrerun"
+  pbs() {  # pbs <walltime seconds>
+    PATH="$work/bin:$(dirname "$mpiexec"):$PATH" PBS_JOBID=42.pbs PBS_O_WORKDIR="$src" CONFIG="$config" ALPHAX="$bin" \
+      ALPHAX_RANKS=3 ALPHAX_WALLTIME_SECONDS=$1 ALPHAX_WALL_MARGIN=300 \
+      ALPHAX_ARGS="-o $work/pbs --set trainers.pace_seconds=0.02" bash "$src/jobscripts/pbs/alphax.pbs"
+  }
+  pbs 301 > "$work/pbs1.out" 2>&1 || fail "PBS job stopped by its wall time exited $?: $(cat "$work/pbs1.out")"
+  grep -q "exited with 85" "$work/pbs1.out" || fail "PBS job did not stop with 85: $(cat "$work/pbs1.out")"
+  [[ $(cat "$work/qrerun.calls" 2>/dev/null) == 42.pbs ]] || fail "PBS job did not qrerun itself"
+  pbs 3600 > "$work/pbs2.out" 2>&1 || fail "rerun PBS job failed: $(cat "$work/pbs2.out")"
+  [[ $(wc -l < "$work/qrerun.calls") == 1 ]] || fail "the finished PBS job requeued itself"
+  same_rows "$work/full/search.h5" "$work/pbs/search.h5" || fail "log after a PBS wall-time stop + rerun differs"
   ;;
 bad_config)  # each class of error: one message from rank 0, exit 2, no output written
   check() {  # check <expected text> <args...>
@@ -157,7 +178,31 @@ corrupt_checkpoint)  # a damaged newest checkpoint: named, the previous generati
   grep -q "resumed from .*checkpoint.prev.h5" "$work/c2.out" || fail "did not resume from the previous generation"
   same_rows "$work/full/search.h5" "$work/c/search.h5" || fail "log after falling back differs"
   ;;
-validate)
+train_transfer)  # the train evaluator with weight transfer: stop after 4 results, restart, same log
+  tiny=(--set run.budget.max_evaluations=8 --set run.checkpoint.every_results=2 --set run.progress_seconds=0
+        --set evaluator.epochs=1 --set evaluator.data.train_subset=256 --set evaluator.data.validation=128
+        --set evaluator.data.test_subset=128 --set evaluator.network.channels=4
+        --set evaluator.transfer.cache_size=4)
+  alphax 3 run inputs/quickstart.yaml -o "$work/full" "${tiny[@]}" > "$work/full.out" || fail "uninterrupted run: $(cat "$work/full.out")"
+  alphax 3 run inputs/quickstart.yaml -o "$work/part" "${tiny[@]}" --set run.stop_after_results=4 > /dev/null
+  [[ $? == 85 ]] || fail "stopped run did not exit 85"
+  alphax 3 run inputs/quickstart.yaml -o "$work/part" "${tiny[@]}" > "$work/p2.out" || fail "restart: $(cat "$work/p2.out")"
+  grep -q "resumed from" "$work/p2.out" || fail "restart did not resume"
+  same_rows "$work/full/search.h5" "$work/part/search.h5" || fail "trained log after restart differs"
+  /usr/bin/python3 - "$work/part/checkpoint.h5" <<'PY' || fail "no weight cache in the checkpoint"
+import sys, h5py
+assert "weight_transfer" in h5py.File(sys.argv[1], "r")["state"], "no /state/weight_transfer"
+PY
+  ;;
+validate)  # also the command line itself: --version, --help, a missing subcommand
+  "$bin" --version | grep -qE "^alphax [0-9]+\.[0-9]+\.[0-9]+$" || fail "--version: $("$bin" --version)"
+  help=$("$bin" --help) || fail "--help exited non-zero"
+  for sub in run validate train bench; do
+    grep -qE "^  $sub " <<< "$help" || fail "--help does not list '$sub': $help"
+  done
+  "$bin" run --help | grep -q -- "--set" || fail "run --help does not document --set"
+  "$bin" > /dev/null 2>&1; [[ $? == 106 ]] || fail "no subcommand must exit 106 (docs/app.md)"
+  "$bin" run "$config" --frobnicate > /dev/null 2>&1; [[ $? == 109 ]] || fail "an unknown option must exit 109"
   "$bin" validate "$config" --ranks 5 > "$work/v.out" || fail "validate --ranks 5"
   grep -q "valid for 5 rank" "$work/v.out" || fail "validate output: $(cat "$work/v.out")"
   "$bin" validate "$config" --ranks 5 --set trainers.group_size=3 2> "$work/v.err"

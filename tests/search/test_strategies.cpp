@@ -21,7 +21,7 @@ using testing::SyntheticEvaluator;
 /// Small but complete configurations, so every strategy reaches its model-driven phase quickly.
 std::string strategy_yaml(const std::string& name) {
   if (name == "evolution") return "{name: evolution, population: 6, tournament: 3}";
-  if (name == "mcts") return "{name: mcts, initial_random: 4, simulations: 6, rollout_candidates: 8}";
+  if (name == "mcts") return "{name: mcts, initial_random: 4, candidates: 48, rollout_candidates: 8}";
   if (name == "lanas") return "{name: lanas, initial_random: 4, min_split: 4, candidates: 24}";
   return "{name: " + name + "}";
 }
@@ -137,49 +137,61 @@ TEST(Uct, ScoreIsMeanPlusTwoCpTimesTheExplorationTerm) {
 struct HandTree {
   std::unique_ptr<SearchSpace> space = space_from("{name: categorical, choices: [3, 2]}");
   MctsTree tree{*space};
-  /// Child `value` of the root with `visits` visits of mean `mean`.
+  /// Expands child `value` of the root with `visits` evaluations of mean `mean` below it.
   std::int32_t add(std::int32_t value, double visits, double mean) {
     const auto c = tree.child(0, {0, value});
     tree.backpropagate({0, c}, visits, visits * mean);
     return c;
   }
+  static MctsTree::Option option(std::int32_t value, double rollout) { return {{0, value}, rollout}; }
 };
 
-TEST(Uct, UnvisitedChildComesFirst) {
+TEST(Uct, RolloutCountsAsOneVisitInTheMeanAndTheExplorationTerm) {
   HandTree h;
-  h.add(0, 10.0, 5.0);
-  const auto fresh = h.tree.child(0, {0, 1});
-  EXPECT_EQ(h.tree.select_child(0, 0.0, 0.0, 1.0), fresh);
+  h.add(0, 10.0, 1.0);
+  h.add(1, 2.0, 0.0);
+  const std::vector<MctsTree::Option> options{HandTree::option(0, 1.0), HandTree::option(1, 0.0)};
+  // n_parent = 13; x̄ = (10 + 1) / 11 = 1 with n = 11, against x̄ = 0 / 3 with n = 3:
+  // 1 + 2 Cp sqrt(2 ln 13 / 11) against 2 Cp sqrt(2 ln 13 / 3).
+  EXPECT_EQ(h.tree.select(0, options, 1.0, 0.0, 1.0, true), 1);   // 2.37 < 2.62
+  EXPECT_EQ(h.tree.select(0, options, 0.25, 0.0, 1.0, true), 0);  // 1.34 > 0.65
+  EXPECT_EQ(h.tree.select(0, options, 0.0, 0.0, 1.0, true), 0);
 }
 
-TEST(Uct, CpTradesMeanAgainstVisits) {
+TEST(Uct, MeanValueWeighsTheEvaluationsBelowAgainstTheRollout) {
   HandTree h;
-  const auto exploited = h.add(0, 10.0, 1.0);
-  const auto explored = h.add(1, 2.0, 0.0);
-  // n_parent = 12: 1 + 2 Cp sqrt(2 ln 12 / 10) against 0 + 2 Cp sqrt(2 ln 12 / 2).
-  EXPECT_EQ(h.tree.select_child(0, 1.0, 0.0, 1.0), explored);     // 2.41 < 3.15
-  EXPECT_EQ(h.tree.select_child(0, 0.25, 0.0, 1.0), exploited);   // 1.35 > 0.79
-  EXPECT_EQ(h.tree.select_child(0, 0.0, 0.0, 1.0), exploited);
+  h.add(0, 10.0, 0.0);  // evaluated often, poorly
+  const std::vector<MctsTree::Option> options{HandTree::option(0, 2.0), HandTree::option(1, 1.5)};
+  EXPECT_EQ(h.tree.select(0, options, 0.0, 0.0, 1.0, true), 1);   // (0 + 2) / 11 < 1.5 (unexpanded)
+  EXPECT_EQ(h.tree.select(0, options, 0.0, 0.0, 1.0, false), 0);  // rollouts alone: 2 > 1.5
 }
 
 TEST(Uct, MeanIsZScoredByTheGivenScale) {
   HandTree h;
-  const auto high = h.add(0, 10.0, 90.0);
-  const auto rare = h.add(1, 2.0, 89.0);
+  h.add(0, 10.0, 90.0);
+  h.add(1, 2.0, 89.0);
+  const std::vector<MctsTree::Option> options{HandTree::option(0, 90.0), HandTree::option(1, 89.0)};
   // Raw accuracies: a 1-point lead beats the exploration bonus; in standard deviations of 10 it does not.
-  EXPECT_EQ(h.tree.select_child(0, 0.25, 85.0, 1.0), high);
-  EXPECT_EQ(h.tree.select_child(0, 0.25, 85.0, 10.0), rare);
+  EXPECT_EQ(h.tree.select(0, options, 0.25, 85.0, 1.0, true), 0);
+  EXPECT_EQ(h.tree.select(0, options, 0.25, 85.0, 10.0, true), 1);
 }
 
-TEST(Uct, TiesGoToTheLowestActionAndExhaustedChildrenAreSkipped) {
+TEST(Uct, TiesGoToTheLowestActionWhateverTheOrder) {
   HandTree h;
-  const auto second = h.add(2, 3.0, 1.0);  // created first, but a higher action
-  const auto first = h.add(1, 3.0, 1.0);
-  EXPECT_EQ(h.tree.select_child(0, 0.5, 0.0, 1.0), first);
-  h.tree.set_exhausted(first);
-  EXPECT_EQ(h.tree.select_child(0, 0.5, 0.0, 1.0), second);
-  h.tree.set_exhausted(second);
-  EXPECT_EQ(h.tree.select_child(0, 0.5, 0.0, 1.0), -1);
+  const std::vector<MctsTree::Option> options{HandTree::option(2, 1.0), HandTree::option(1, 1.0)};
+  EXPECT_EQ(h.tree.select(0, options, 0.5, 0.0, 1.0, true), 1);
+  EXPECT_EQ(h.tree.select(0, {}, 0.5, 0.0, 1.0, true), -1);
+}
+
+TEST(MctsTree, ExpansionCreatesOneNodePerNewActionAndFindsItAgain) {
+  HandTree h;
+  EXPECT_EQ(h.tree.find_child(0, {0, 1}), -1);
+  const auto c = h.tree.child(0, {0, 1});
+  EXPECT_EQ(h.tree.child(0, {0, 1}), c);
+  EXPECT_EQ(h.tree.find_child(0, {0, 1}), c);
+  EXPECT_EQ(h.tree.size(), 2u);
+  EXPECT_EQ(h.tree.node(c).partial, (Genome{1, kUndecided}));
+  EXPECT_EQ(h.tree.node(c).parent, 0);
 }
 
 // ---------------------------------------------------------------- LaNAS on hand-made trees

@@ -31,6 +31,7 @@ data: {set: mnist, dir: /tmp/x, train_subset: 1000, validation: 100, test_subset
 network: {skeleton: plain, cells_per_stage: 2, channels: 8}
 optimizer: {name: sgd, lr: 0.05, momentum: 0.8, weight_decay: 0.001, nesterov: true}
 schedule: {name: step, warmup_epochs: 1, step_epochs: 3, gamma: 0.2}
+transfer: {cache_size: 4, epochs_fraction: 0.25, max_distance: 2, parents: scratch}
 )"));
   EXPECT_EQ(c.seed, 42u);
   EXPECT_EQ(c.threads, 2);
@@ -46,15 +47,22 @@ schedule: {name: step, warmup_epochs: 1, step_epochs: 3, gamma: 0.2}
   EXPECT_TRUE(c.optimizer.nesterov);
   EXPECT_EQ(c.schedule.name, "step");
   EXPECT_DOUBLE_EQ(c.schedule.gamma, 0.2);
+  EXPECT_EQ(c.transfer.cache_size, 4);
+  EXPECT_DOUBLE_EQ(c.transfer.epochs_fraction, 0.25);
+  EXPECT_EQ(c.transfer.max_distance, 2);
+  EXPECT_EQ(c.transfer.parents, "scratch");
   // to_yaml writes what parse reads.
   const auto again = parse_train_config(YAML::Load(to_yaml(c)));
   EXPECT_EQ(again.arch, c.arch);
   EXPECT_EQ(again.data.dir, c.data.dir);
   EXPECT_DOUBLE_EQ(again.optimizer.weight_decay, c.optimizer.weight_decay);
+  EXPECT_EQ(again.transfer.parents, c.transfer.parents);
+  EXPECT_EQ(again.transfer.max_distance, c.transfer.max_distance);
 }
 
 TEST(TrainConfig, UnknownKeysNameTheFullKeyPath) {
-  EXPECT_NE(error_of("optimizer: {lrate: 0.1}", "evaluator").find("'evaluator.optimizer.lrate'"), std::string::npos);
+  EXPECT_NE(error_of("optimizer: {lrate: 0.1}", "evaluator").find("'evaluator.optimizer.lrate'"),
+            std::string::npos);
   EXPECT_NE(error_of("epoch: 3").find("'epoch'"), std::string::npos);
   EXPECT_NE(error_of("data: {subset: 3}").find("'data.subset'"), std::string::npos);
 }
@@ -65,6 +73,8 @@ TEST(TrainConfig, WrongTypesAndRangesNameTheKey) {
   EXPECT_NE(error_of("data: [1, 2]").find("'data' must be a map"), std::string::npos);
   EXPECT_NE(error_of("optimizer: {lr: -1}").find("optimizer.lr must be > 0"), std::string::npos);
   EXPECT_NE(error_of("schedule: {name: linear}").find("schedule.name"), std::string::npos);
+  EXPECT_NE(error_of("transfer: {parents: all}").find("transfer.parents must be any or scratch"),
+            std::string::npos);
 }
 
 TEST(TrainConfig, IgnoredKeysAndOtherOptimizersExtraSettingsAreAccepted) {
@@ -78,7 +88,8 @@ TEST(TrainConfig, IgnoredKeysAndOtherOptimizersExtraSettingsAreAccepted) {
 }
 
 TEST(TrainConfig, LoadFileNamesTheFileOnErrors) {
-  const auto path = std::filesystem::temp_directory_path() / ("alphax_cfg_" + std::to_string(::getpid()) + ".yaml");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("alphax_cfg_" + std::to_string(::getpid()) + ".yaml");
   std::ofstream(path) << "epochs: 0\n";
   try {
     (void)load_train_config(path);
@@ -106,8 +117,15 @@ TEST(TrainConfig, ShippedBenchmarkInputsParse) {
   EXPECT_EQ(isgd.optimizer.name, "isgd");
   const auto legw = parse_train_config(YAML::LoadFile((inputs / "legw-bench.yaml").string()), "", ignored);
   EXPECT_EQ(legw.schedule.scaling, "legw");
-  const auto transfer = parse_train_config(YAML::LoadFile((inputs / "transfer-bench.yaml").string()), "", ignored);
+  const auto transfer =
+      parse_train_config(YAML::LoadFile((inputs / "transfer-bench.yaml").string()), "", ignored);
   EXPECT_GT(transfer.transfer.cache_size, 0);
+  const auto longer =
+      parse_train_config(YAML::LoadFile((inputs / "transfer-bench-e8.yaml").string()), "", ignored);
+  EXPECT_EQ(longer.epochs, 2 * transfer.epochs);
+  const auto scratch_parents = parse_train_config(
+      YAML::LoadFile((inputs / "transfer-bench-parents-scratch.yaml").string()), "", ignored);
+  EXPECT_EQ(scratch_parents.transfer.parents, "scratch");
 }
 
 }  // namespace

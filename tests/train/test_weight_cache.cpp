@@ -161,5 +161,14 @@ TEST(EpochsWithParent, IsTheConfiguredFractionRoundedUp) {
   EXPECT_EQ(epochs_with_parent(c), 1);
 }
 
+TEST(WeightCache, OnlyNetworksTrainedFromScratchBecomeParentsWhenAsked) {
+  TransferConfig c;
+  EXPECT_TRUE(may_become_parent(c, /*trained_from_parent=*/false));
+  EXPECT_TRUE(may_become_parent(c, /*trained_from_parent=*/true));
+  c.parents = "scratch";
+  EXPECT_TRUE(may_become_parent(c, false));
+  EXPECT_FALSE(may_become_parent(c, true));
+}
+
 }  // namespace
 }  // namespace alphax::train

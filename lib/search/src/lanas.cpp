@@ -283,7 +283,8 @@ Proposal LanasStrategy::propose() {
     // x̄ of a region is what can still be drawn from it: the best meta-DNN score among unseen
     // candidates that route into it (not the mean of what was already evaluated there).
     const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, rng_);
-    const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite));
+    const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite),
+                                           config_.surrogate.elite_distance);
     const auto accept_all = [](const Genome&) { return true; };
     auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,
                                        config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all, rng_);

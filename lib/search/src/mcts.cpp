@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <tuple>
 #include <stdexcept>
 
 #include "alphax/search/strategies.hpp"
@@ -17,22 +19,23 @@ double uct_score(double z_mean, double n_parent, double n_child, double cp) {
 MctsTree::MctsTree(const SearchSpace& space) : space_(&space) {
   Node root;
   root.partial = space.root();
-  root.untried = static_cast<std::int32_t>(space.actions(root.partial).size());
   nodes_.push_back(std::move(root));
 }
 
-std::int32_t MctsTree::child(std::int32_t parent, const Action& action) {
-  auto& p = nodes_.at(static_cast<std::size_t>(parent));
-  for (const auto& [a, index] : p.children)
+std::int32_t MctsTree::find_child(std::int32_t parent, const Action& action) const {
+  for (const auto& [a, index] : node(parent).children)
     if (a == action) return index;
+  return -1;
+}
+
+std::int32_t MctsTree::child(std::int32_t parent, const Action& action) {
+  if (const auto existing = find_child(parent, action); existing >= 0) return existing;
   Node n;
-  n.partial = space_->apply(p.partial, action);
+  n.partial = space_->apply(nodes_.at(static_cast<std::size_t>(parent)).partial, action);
   n.parent = parent;
-  n.untried = static_cast<std::int32_t>(space_->actions(n.partial).size());
   const auto index = static_cast<std::int32_t>(nodes_.size());
-  p.children.emplace_back(action, index);
-  p.untried -= 1;
-  nodes_.push_back(std::move(n));  // invalidates `p`
+  nodes_[static_cast<std::size_t>(parent)].children.emplace_back(action, index);
+  nodes_.push_back(std::move(n));
   return index;
 }
 
@@ -44,23 +47,24 @@ void MctsTree::backpropagate(const std::vector<std::int32_t>& path, double visit
   }
 }
 
-std::int32_t MctsTree::select_child(std::int32_t parent, double cp, double mean, double scale) const {
-  const auto& p = node(parent);
+std::int32_t MctsTree::select(std::int32_t parent, const std::vector<Option>& options, double cp, double mean,
+                              double scale, bool mean_value) const {
+  const double n_parent = node(parent).visits + 1.0;
   std::int32_t best = -1;
   double best_score = -std::numeric_limits<double>::infinity();
-  Action best_action;
-  for (const auto& [action, index] : p.children) {
-    const auto& c = node(index);
-    if (c.exhausted) continue;
-    const double score = c.visits <= 0.0 ? std::numeric_limits<double>::infinity()
-                                          : uct_score((c.value_sum / c.visits - mean) / scale, p.visits, c.visits, cp);
-    const bool better = score > best_score || (score == best_score && best >= 0 &&
-                                               (action.position < best_action.position ||
-                                                (action.position == best_action.position && action.value < best_action.value)));
-    if (best < 0 || better) {
-      best = index;
+  for (std::size_t k = 0; k < options.size(); ++k) {
+    const auto& o = options[k];
+    const auto index = find_child(parent, o.action);
+    const double visits = index >= 0 ? node(index).visits : 0.0;
+    const double value_sum = index >= 0 ? node(index).value_sum : 0.0;
+    const double x = mean_value ? (value_sum + o.rollout) / (visits + 1.0) : o.rollout;
+    const double score = uct_score((x - mean) / scale, n_parent, visits + 1.0, cp);
+    const auto& incumbent = best >= 0 ? options[static_cast<std::size_t>(best)].action : o.action;
+    const bool lower = o.action.position < incumbent.position ||
+                       (o.action.position == incumbent.position && o.action.value < incumbent.value);
+    if (best < 0 || score > best_score || (score == best_score && lower)) {
+      best = static_cast<std::int32_t>(k);
       best_score = score;
-      best_action = action;
     }
   }
   return best;
@@ -68,14 +72,12 @@ std::int32_t MctsTree::select_child(std::int32_t parent, double cp, double mean,
 
 void MctsTree::save(StateArchive& archive) const {
   std::vector<Genome> partials;
-  std::vector<std::int64_t> parent, untried, exhausted, child_index, child_position, child_value;
+  std::vector<std::int64_t> parent, child_index, child_position, child_value;
   std::vector<std::uint64_t> child_count;
   std::vector<double> visits, values;
   for (const auto& n : nodes_) {
     partials.push_back(n.partial);
     parent.push_back(n.parent);
-    untried.push_back(n.untried);
-    exhausted.push_back(n.exhausted ? 1 : 0);
     visits.push_back(n.visits);
     values.push_back(n.value_sum);
     child_count.push_back(n.children.size());
@@ -87,8 +89,6 @@ void MctsTree::save(StateArchive& archive) const {
   }
   detail::put_genomes(archive, "partial", partials);
   archive.put("parent", parent);
-  archive.put("untried", untried);
-  archive.put("exhausted", exhausted);
   archive.put("visits", visits);
   archive.put("value_sum", values);
   archive.put("child_count", child_count);
@@ -100,8 +100,6 @@ void MctsTree::save(StateArchive& archive) const {
 void MctsTree::load(const StateArchive& archive) {
   const auto partials = detail::get_genomes(archive, "partial");
   const auto& parent = archive.ints("parent");
-  const auto& untried = archive.ints("untried");
-  const auto& exhausted = archive.ints("exhausted");
   const auto& visits = archive.doubles("visits");
   const auto& values = archive.doubles("value_sum");
   const auto& child_count = archive.uints("child_count");
@@ -114,8 +112,6 @@ void MctsTree::load(const StateArchive& archive) {
     Node n;
     n.partial = partials[i];
     n.parent = static_cast<std::int32_t>(parent.at(i));
-    n.untried = static_cast<std::int32_t>(untried.at(i));
-    n.exhausted = exhausted.at(i) != 0;
     n.visits = visits.at(i);
     n.value_sum = values.at(i);
     for (std::uint64_t k = 0; k < child_count.at(i); ++k, ++c)
@@ -149,21 +145,57 @@ std::vector<std::int32_t> MctsStrategy::path_for(const Genome& genome) {
   std::vector<std::int32_t> path{0};
   std::int32_t node = 0;
   while (!space_->is_terminal(tree_.node(node).partial)) {
-    const auto actions = space_->actions(tree_.node(node).partial);
-    const auto position = actions.front().position;
+    const auto position = space_->actions(tree_.node(node).partial).front().position;
     const Action next{position, genome[static_cast<std::size_t>(position)]};
-    const auto& children = tree_.node(node).children;
-    const auto it = std::find_if(children.begin(), children.end(), [&](const auto& c) { return c.first == next; });
-    if (it != children.end()) {
-      node = it->second;
-      path.push_back(node);
-      continue;
-    }
-    if (std::find(actions.begin(), actions.end(), next) == actions.end()) break;  // not a legal action here
-    path.push_back(tree_.child(node, next));
-    break;
+    const bool expanded = tree_.find_child(node, next) >= 0;
+    node = tree_.child(node, next);
+    path.push_back(node);
+    if (!expanded) break;
   }
   return path;
+}
+
+std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double mean, double scale) {
+  const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite),
+                                         config_.surrogate.elite_distance);
+  const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, rng_);
+  const auto accept_all = [](const Genome&) { return true; };
+  // Rollouts from the root: one scored pool serves the values of every child on the way down.
+  const auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,
+                                           config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all,
+                                           rng_);
+  if (pool.empty()) return {};
+  std::vector<const detail::Candidate*> below;
+  for (const auto& c : pool) below.push_back(&c);
+  std::vector<std::int32_t> path{0};
+  std::int32_t node = 0;
+  while (!space_->is_terminal(tree_.node(node).partial)) {
+    const auto position = space_->actions(tree_.node(node).partial).front().position;
+    std::map<std::int32_t, double> rollout;  // value at `position` -> best score below that child
+    for (const auto* c : below) {
+      const auto v = c->genome[static_cast<std::size_t>(position)];
+      const auto it = rollout.find(v);
+      if (it == rollout.end() || c->score > it->second) rollout[v] = c->score;
+    }
+    std::vector<MctsTree::Option> options;
+    for (const auto& [value, score] : rollout) options.push_back({{position, value}, score});
+    const auto chosen = options[static_cast<std::size_t>(
+                                    tree_.select(node, options, config_.cp, mean, scale, config_.mean_value))]
+                            .action;
+    std::erase_if(below, [&](const auto* c) { return c->genome[static_cast<std::size_t>(position)] != chosen.value; });
+    const bool expanded = tree_.find_child(node, chosen) >= 0;
+    node = tree_.child(node, chosen);
+    path.push_back(node);
+    if (!expanded) break;  // expansion ends the selection
+  }
+  // More rollouts below the selected node; the best completion there is the proposal.
+  std::optional<detail::Candidate> best;
+  for (const auto* c : below)
+    if (!best || c->score > best->score) best = *c;
+  auto extra = detail::best_candidate(*space_, tree_.node(node).partial, config_.surrogate, acquisition, elite, seen_,
+                                      config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all, rng_);
+  if (extra && (!best || extra->score > best->score)) best = std::move(extra);
+  return {std::move(best->genome), std::move(path)};
 }
 
 Proposal MctsStrategy::propose() {
@@ -176,64 +208,12 @@ Proposal MctsStrategy::propose() {
   Proposal p;
   p.id = next_id_++;
   Pending pending;
-  if (warm) {
-    const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite));
-    const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, rng_);
-    const auto accept_all = [](const Genome&) { return true; };
-    std::optional<detail::Candidate> best;
-    for (std::int32_t sim = 0; sim < config_.simulations; ++sim) {
-      // Selection by UCT down to a node with untried actions, expansion of one of them.
-      std::vector<std::int32_t> path{0};
-      std::int32_t node = 0;
-      bool dead_end = false;
-      while (!space_->is_terminal(tree_.node(node).partial)) {
-        if (tree_.has_untried(node)) {
-          const auto& here = tree_.node(node);
-          std::vector<Action> untried;
-          for (const auto& a : space_->actions(here.partial))
-            if (std::none_of(here.children.begin(), here.children.end(), [&](const auto& c) { return c.first == a; }))
-              untried.push_back(a);
-          node = tree_.child(node, untried[std::uniform_int_distribution<std::size_t>(0, untried.size() - 1)(rng_)]);
-          path.push_back(node);
-          break;
-        }
-        const auto next = tree_.select_child(node, config_.cp, mean, scale);
-        if (next < 0) {
-          dead_end = true;
-          break;
-        }
-        node = next;
-        path.push_back(node);
-      }
-      if (dead_end || tree_.node(node).exhausted) {
-        tree_.set_exhausted(node);
-        if (node == 0) break;
-        continue;
-      }
-      // Rollout: the best unseen completion below the node by the meta-DNN, valued by it.
-      auto candidate = detail::best_candidate(*space_, tree_.node(node).partial, config_.surrogate, acquisition, elite,
-                                              seen_, config_.rollout_candidates, 4 * config_.rollout_candidates,
-                                              accept_all, rng_);
-      if (!candidate) {
-        tree_.set_exhausted(node);
-        continue;
-      }
-      tree_.backpropagate(path, 1.0, candidate->score);
-      if (!best || candidate->score > best->score) {
-        best = std::move(candidate);
-        pending.path = path;
-      }
-    }
-    if (best) {
-      p.genome = std::move(best->genome);
-      p.predicted = best->estimate.mean;
-    }
-  }
-  if (p.genome.empty()) {  // warm-up, or the tree found nothing unseen: a uniform draw
+  if (warm) std::tie(p.genome, pending.path) = search_tree(mean, scale);
+  if (p.genome.empty()) {  // warm-up, or no unseen architecture found by the rollouts: a uniform draw
     p.genome = detail::unseen_sample(*space_, seen_, rng_, "MctsStrategy::propose");
-    p.predicted = predictor_.trained() ? predictor_.predict(space_->encode(p.genome)).mean : mean;
     pending.path = path_for(p.genome);
   }
+  p.predicted = predictor_.trained() ? predictor_.predict(space_->encode(p.genome)).mean : mean;
   pending.predicted = p.predicted;
   seen_.insert(space_->canonical_hash(p.genome));
   pending_.emplace(p.id, std::move(pending));

@@ -36,6 +36,8 @@ SurrogateConfig read_surrogate(ConfigReader& r) {
   c.local_fraction = r.get_double("local_fraction", c.local_fraction, 0.0);
   if (c.local_fraction > 1.0) throw std::invalid_argument("strategy.local_fraction: must be in [0, 1]");
   c.elite = r.get_int("elite", c.elite, 1);
+  c.elite_distance = r.get_int("elite_distance", c.elite_distance, 0);
+  c.neighbourhoods = r.get_int("neighbourhoods", c.neighbourhoods, 0);
   c.kappa = r.get_double("kappa", c.kappa, 0.0);
   c.thompson = r.get_bool("thompson", c.thompson);
   c.predictor = PredictorConfig::from_yaml(r.get_node("predictor"), "strategy.predictor");
@@ -76,7 +78,7 @@ std::unique_ptr<SearchStrategy> make_strategy(const YAML::Node& strategy_node, c
     MctsConfig c;
     c.cp = r.get_double("cp", c.cp, 0.0);
     c.preemptive = r.get_bool("preemptive", c.preemptive);
-    c.simulations = r.get_int("simulations", c.simulations, 1);
+    c.mean_value = r.get_bool("mean_value", c.mean_value);
     c.rollout_candidates = r.get_int("rollout_candidates", c.rollout_candidates, 1);
     c.surrogate = read_surrogate(r);
     strategy = std::make_unique<MctsStrategy>(space, c, seed);

@@ -1,7 +1,9 @@
 #include "surrogate.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace alphax::search::detail {
 
@@ -44,16 +46,27 @@ std::optional<Genome> complete_from(const SearchSpace& space, const Genome& part
   return g;
 }
 
-std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genome>>& evaluated, std::size_t k) {
+std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genome>>& evaluated, std::size_t k,
+                                       int min_distance) {
   std::vector<const std::pair<double, Genome>*> order;
   order.reserve(evaluated.size());
   for (const auto& e : evaluated) order.push_back(&e);
-  k = std::min(k, order.size());
-  // Ties broken by insertion order (stable), so the choice is deterministic.
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+  // Only the head of the ranking is ever needed: spread elites come from the best 16 k.
+  const auto head = std::min(order.size(), min_distance > 0 ? 16 * k : k);
+  // Ties broken by insertion order, so the choice is deterministic.
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(head), order.end(),
                     [](const auto* a, const auto* b) { return a->first > b->first || (a->first == b->first && a < b); });
+  const auto distance = [](const Genome& a, const Genome& b) {
+    int d = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) d += a[i] != b[i] ? 1 : 0;
+    return d;
+  };
   std::vector<const Genome*> result;
-  for (std::size_t i = 0; i < k; ++i) result.push_back(&order[i]->second);
+  for (std::size_t i = 0; i < head && result.size() < k; ++i) {
+    const auto& g = order[i]->second;
+    if (std::all_of(result.begin(), result.end(), [&](const Genome* r) { return distance(*r, g) >= min_distance; }))
+      result.push_back(&g);
+  }
   return result;
 }
 
@@ -78,7 +91,21 @@ std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& pa
                                       const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
                                       const std::function<bool(const Genome&)>& accept, Rng& rng) {
   std::vector<Candidate> pool;
-  std::unordered_set<std::uint64_t> scored;
+  std::unordered_map<std::uint64_t, std::size_t> scored;  // class -> index in pool
+  // The pool index of `g` (added and scored if new); nullopt when `g` is seen, invalid, above
+  // `partial` or not accepted.
+  const auto add = [&](Genome g) -> std::optional<std::size_t> {
+    if (!space.is_valid(g) || !keeps_decided(partial, g)) return std::nullopt;
+    const auto h = space.canonical_hash(g);
+    if (const auto it = scored.find(h); it != scored.end()) return it->second;
+    if (seen.count(h) || !accept(g)) return std::nullopt;
+    scored.emplace(h, pool.size());
+    Candidate c{std::move(g), h, {}, 0.0};
+    c.score = acquisition.score(space.encode(c.genome));
+    pool.push_back(std::move(c));
+    return pool.size() - 1;
+  };
+  // Sampled candidates: mutations (1-2 edits) of the elite, share local_fraction, else random completions.
   std::bernoulli_distribution local(config.local_fraction);
   std::uniform_int_distribution<int> edits(1, 2);
   for (int tries = 0; tries < max_tries && static_cast<int>(pool.size()) < count; ++tries) {
@@ -89,13 +116,13 @@ std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& pa
     } else {
       g = complete_randomly(space, partial, rng);
     }
-    if (!g || !accept(*g)) continue;
-    const auto h = space.canonical_hash(*g);
-    if (seen.count(h) || !scored.insert(h).second) continue;
-    Candidate c{std::move(*g), h, {}, 0.0};
-    c.score = acquisition.score(space.encode(c.genome));
-    pool.push_back(std::move(c));
+    if (g) add(std::move(*g));
   }
+  // Whole one-edit neighbourhoods of the best evaluated: sampling misses part of them.
+  const auto whole = std::min(elite.size(), static_cast<std::size_t>(std::max(0, config.neighbourhoods)));
+  for (std::size_t e = 0; e < whole; ++e)
+    if (auto base = complete_from(space, partial, *elite[e], 0, rng))
+      for (auto& n : space.neighbours(*base)) add(std::move(n));
   return pool;
 }
 

@@ -54,8 +54,10 @@ std::optional<Candidate> best_candidate(const SearchSpace& space, const Genome& 
                                         const std::unordered_set<std::uint64_t>& seen, int count, int max_tries,
                                         const std::function<bool(const Genome&)>& accept, Rng& rng);
 
-/// The `k` best evaluated (reward, genome) entries, best first.
-std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genome>>& evaluated, std::size_t k);
+/// The `k` best evaluated (reward, genome) entries, best first; with `min_distance` > 0 each
+/// differs from every better one chosen in at least that many positions (elites spread over basins).
+std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genome>>& evaluated, std::size_t k,
+                                       int min_distance = 0);
 
 /// An unseen uniformly sampled architecture (throws when `max_tries` draws are all seen).
 Genome unseen_sample(const SearchSpace& space, const std::unordered_set<std::uint64_t>& seen, Rng& rng,

@@ -9,7 +9,9 @@
 namespace alphax::train {
 namespace {
 
-std::string join_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string join_path(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
 
 // Reads the keys of one YAML map, checking that every key is known.
 class MapReader {
@@ -21,8 +23,8 @@ class MapReader {
     }
   }
 
-  void check_keys(std::initializer_list<std::string_view> known, std::span<const std::string_view> ignored = {},
-                  bool allow_numeric_extra = false) const {
+  void check_keys(std::initializer_list<std::string_view> known,
+                  std::span<const std::string_view> ignored = {}, bool allow_numeric_extra = false) const {
     for (const auto& kv : node_) {
       const auto key = kv.first.as<std::string>();
       const bool ok = std::find(known.begin(), known.end(), key) != known.end() ||
@@ -31,7 +33,8 @@ class MapReader {
       if (!ok) {
         std::string list;
         for (const auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-        throw std::invalid_argument("train config: unknown key '" + join_path(path_, key) + "'; known keys: " + list);
+        throw std::invalid_argument("train config: unknown key '" + join_path(path_, key) +
+                                    "'; known keys: " + list);
       }
     }
   }
@@ -44,7 +47,8 @@ class MapReader {
       out = v.as<T>();
     } catch (const YAML::Exception&) {
       throw std::invalid_argument("train config: '" + join_path(path_, key) + "' must be " + type_name<T>() +
-                                  ", got '" + (v.IsScalar() ? v.Scalar() : std::string("a non-scalar")) + "'");
+                                  ", got '" + (v.IsScalar() ? v.Scalar() : std::string("a non-scalar")) +
+                                  "'");
     }
   }
 
@@ -111,7 +115,8 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& path,
     if (other) {
       for (const auto& kv : o.node()) {
         const auto key = kv.first.as<std::string>();
-        if (key == "name" || key == "lr" || key == "momentum" || key == "weight_decay" || key == "nesterov") continue;
+        if (key == "name" || key == "lr" || key == "momentum" || key == "weight_decay" || key == "nesterov")
+          continue;
         double value = 0;
         o.get(key.c_str(), value);
         c.optimizer.extra.emplace_back(key, value);
@@ -120,8 +125,8 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& path,
   }
   if (top.has("schedule")) {
     const auto s = top.sub("schedule");
-    s.check_keys({"name", "warmup_epochs", "min_lr", "step_epochs", "gamma", "scaling", "base_batch", "base_lr",
-                  "base_warmup_epochs"});
+    s.check_keys({"name", "warmup_epochs", "min_lr", "step_epochs", "gamma", "scaling", "base_batch",
+                  "base_lr", "base_warmup_epochs"});
     s.get("scaling", c.schedule.scaling);
     s.get("base_batch", c.schedule.base_batch);
     s.get("base_lr", c.schedule.base_lr);
@@ -141,10 +146,11 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& path,
   }
   if (top.has("transfer")) {
     const auto t = top.sub("transfer");
-    t.check_keys({"cache_size", "epochs_fraction", "max_distance"});
+    t.check_keys({"cache_size", "epochs_fraction", "max_distance", "parents"});
     t.get("cache_size", c.transfer.cache_size);
     t.get("epochs_fraction", c.transfer.epochs_fraction);
     t.get("max_distance", c.transfer.max_distance);
+    t.get("parents", c.transfer.parents);
   }
   validate_train_config(c);
   return c;
@@ -175,18 +181,19 @@ void validate_train_config(const TrainConfig& c) {
   require(c.epochs >= 1, "epochs must be >= 1, got " + std::to_string(c.epochs));
   require(c.batch >= 1, "batch must be >= 1, got " + std::to_string(c.batch));
   require(c.threads >= 0, "threads must be >= 0 (0 = default), got " + std::to_string(c.threads));
-  require(c.data.train_subset >= 0, "data.train_subset must be >= 0 (0 = all), got " +
-                                        std::to_string(c.data.train_subset));
+  require(c.data.train_subset >= 0,
+          "data.train_subset must be >= 0 (0 = all), got " + std::to_string(c.data.train_subset));
   require(c.data.validation >= 0, "data.validation must be >= 0, got " + std::to_string(c.data.validation));
-  require(c.data.test_subset >= 0, "data.test_subset must be >= 0 (0 = all), got " +
-                                       std::to_string(c.data.test_subset));
+  require(c.data.test_subset >= 0,
+          "data.test_subset must be >= 0 (0 = all), got " + std::to_string(c.data.test_subset));
   require(c.data.set == "fashion-mnist" || c.data.set == "mnist" || c.data.set == "cifar10",
           "data.set must be fashion-mnist, mnist or cifar10, got '" + c.data.set + "'");
   require(c.data.order == "reshuffle" || c.data.order == "fixed_cycle",
           "data.order must be reshuffle or fixed_cycle, got '" + c.data.order + "'");
   require(c.network.skeleton == "nb201" || c.network.skeleton == "plain",
           "network.skeleton must be nb201 or plain, got '" + c.network.skeleton + "'");
-  require(c.network.channels >= 1, "network.channels must be >= 1, got " + std::to_string(c.network.channels));
+  require(c.network.channels >= 1,
+          "network.channels must be >= 1, got " + std::to_string(c.network.channels));
   require(c.network.cells_per_stage >= 0,
           "network.cells_per_stage must be >= 0, got " + std::to_string(c.network.cells_per_stage));
   require(c.optimizer.lr > 0, "optimizer.lr must be > 0, got " + std::to_string(c.optimizer.lr));
@@ -205,21 +212,26 @@ void validate_train_config(const TrainConfig& c) {
   require(c.schedule.step_epochs > 0, "schedule.step_epochs must be > 0");
   require(c.schedule.scaling == "none" || c.schedule.scaling == "linear" || c.schedule.scaling == "legw",
           "schedule.scaling must be none, linear or legw, got '" + c.schedule.scaling + "'");
-  require(c.schedule.scaling == "none" || (c.schedule.base_batch >= 1 && c.schedule.base_lr > 0 &&
-                                           c.schedule.base_warmup_epochs >= 0),
+  require(c.schedule.scaling == "none" ||
+              (c.schedule.base_batch >= 1 && c.schedule.base_lr > 0 && c.schedule.base_warmup_epochs >= 0),
           "schedule.scaling: " + c.schedule.scaling +
-              " needs base_batch >= 1, base_lr > 0 and base_warmup_epochs >= 0 (the settings tuned at base_batch)");
-  const auto algorithm_ok = [](const std::string& a) { return a == "auto" || a == "lp" || a == "ring" || a == "mpi"; };
+              " needs base_batch >= 1, base_lr > 0 and base_warmup_epochs >= 0 (the settings tuned at "
+              "base_batch)");
+  const auto algorithm_ok = [](const std::string& a) {
+    return a == "auto" || a == "lp" || a == "ring" || a == "mpi";
+  };
   require(algorithm_ok(c.parallel.allreduce),
           "parallel.allreduce must be auto, lp, ring or mpi, got '" + c.parallel.allreduce + "'");
   require(algorithm_ok(c.parallel.broadcast) && c.parallel.broadcast != "ring",
           "parallel.broadcast must be auto, lp or mpi, got '" + c.parallel.broadcast + "'");
-  require(c.transfer.cache_size >= 0, "transfer.cache_size must be >= 0 (0 = off), got " +
-                                          std::to_string(c.transfer.cache_size));
+  require(c.transfer.cache_size >= 0,
+          "transfer.cache_size must be >= 0 (0 = off), got " + std::to_string(c.transfer.cache_size));
   require(c.transfer.epochs_fraction > 0 && c.transfer.epochs_fraction <= 1,
           "transfer.epochs_fraction must be in (0, 1], got " + std::to_string(c.transfer.epochs_fraction));
-  require(c.transfer.max_distance >= 0, "transfer.max_distance must be >= 0 (0 = any), got " +
-                                            std::to_string(c.transfer.max_distance));
+  require(c.transfer.max_distance >= 0,
+          "transfer.max_distance must be >= 0 (0 = any), got " + std::to_string(c.transfer.max_distance));
+  require(c.transfer.parents == "any" || c.transfer.parents == "scratch",
+          "transfer.parents must be any or scratch, got '" + c.transfer.parents + "'");
 }
 
 std::string to_yaml(const TrainConfig& c) {
@@ -269,7 +281,8 @@ std::string to_yaml(const TrainConfig& c) {
   out << YAML::Key << "transfer" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "cache_size" << YAML::Value << c.transfer.cache_size;
   out << YAML::Key << "epochs_fraction" << YAML::Value << c.transfer.epochs_fraction;
-  out << YAML::Key << "max_distance" << YAML::Value << c.transfer.max_distance << YAML::EndMap;
+  out << YAML::Key << "max_distance" << YAML::Value << c.transfer.max_distance;
+  out << YAML::Key << "parents" << YAML::Value << c.transfer.parents << YAML::EndMap;
   out << YAML::EndMap;
   return out.c_str();
 }

@@ -170,6 +170,10 @@ TransferReport load_matching_weights(const NetworkWeights& source, Network& netw
   return report;
 }
 
+bool may_become_parent(const TransferConfig& config, bool trained_from_parent) {
+  return config.parents == "any" || !trained_from_parent;
+}
+
 std::int64_t epochs_with_parent(const TrainConfig& config) {
   // The small tolerance keeps 0.5 · 4 = 2 from rounding up to 3 through floating-point noise.
   const double epochs =

@@ -56,6 +56,12 @@ class SearchSpace {
   virtual std::vector<Action> actions(const Genome& partial) const = 0;
   virtual Genome apply(const Genome& partial, const Action& action) const = 0;
   virtual bool is_terminal(const Genome& partial) const = 0;
+
+  /// \brief Every valid architecture one edit away from `genome` (one position changed to
+  /// another legal value), in position-then-value order. The default derives them from
+  /// actions()/apply(): the legal values of a position are the actions offered when only it is
+  /// undecided.
+  virtual std::vector<Genome> neighbours(const Genome& genome) const;
 };
 
 }  // namespace alphax::search

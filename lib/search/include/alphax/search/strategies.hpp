@@ -78,22 +78,35 @@ struct SurrogateConfig {
   std::int32_t candidates = 192;     ///< candidates scored per proposal
   double local_fraction = 0.7;       ///< share of candidates made by mutating the best evaluated
   std::int32_t elite = 8;            ///< how many of the best evaluated archs candidates mutate
+  std::int32_t elite_distance = 0;   ///< elites differ pairwise in at least this many positions
+  /// \brief The best evaluated archs whose whole one-edit neighbourhood is scored on every
+  /// proposal: random mutations miss part of it, and the best cell is most often next to one of
+  /// the best seen (local search). Costs sum_i (K_i - 1) scorings each.
+  std::int32_t neighbourhoods = 3;
   double kappa = 0.5;                ///< ucb acquisition = mean + kappa * stddev
-  bool thompson = true;              ///< score by one random ensemble member per proposal (else ucb)
+  /// \brief Score by one random ensemble member per proposal instead of ucb. Off by default:
+  /// ucb ranks the candidates near the best more reliably once the data are dense there.
+  bool thompson = false;
   PredictorConfig predictor;
 };
 
 /// \brief AlphaX MCTS parameters.
 struct MctsConfig {
-  double cp = 0.5;          ///< UCT: z(x̄) + 2 Cp sqrt(2 ln n_parent / n_child), x̄ z-scored
+  /// \brief UCT: z(x̄) + 2 Cp sqrt(2 ln n_parent / n_child). x̄ is z-scored by the spread of
+  /// all results, which on a table with a long tail of bad cells is wide against the differences
+  /// among the top candidates: a few hundredths of a standard deviation is enough exploration.
+  double cp = 0.02;
   bool preemptive = true;   ///< backpropagate the predicted reward at dispatch
-  std::int32_t simulations = 16;         ///< selection-expansion-rollout rounds per proposal
-  std::int32_t rollout_candidates = 16;  ///< completions the meta-DNN scores per rollout
+  /// \brief x̄ averages the rewards below with the rollout (classic MCTS); off by default: x̄ is
+  /// then the rollout alone, what can still be drawn below, not what was already evaluated there.
+  bool mean_value = false;
+  std::int32_t rollout_candidates = 32;  ///< extra completions the meta-DNN scores below the selected node
   SurrogateConfig surrogate;
 };
 
-/// \brief The MCTS tree: nodes are partial genomes, edges actions. Statistics are sums of
-/// rewards (raw objective units) and visit counts; UCT z-scores the mean with the given scale.
+/// \brief The MCTS tree: nodes are partial genomes, edges actions. Statistics are visit counts
+/// and sums of rewards (objective units) of the evaluations below a node: real results, and
+/// predictions while an evaluation is in flight.
 class MctsTree {
  public:
   /// \brief One node of the tree.
@@ -101,25 +114,31 @@ class MctsTree {
     Genome partial;
     std::int32_t parent = -1;
     std::vector<std::pair<Action, std::int32_t>> children;  ///< expanded children
-    std::int32_t untried = 0;  ///< actions not expanded yet
     double visits = 0.0;
     double value_sum = 0.0;
-    bool exhausted = false;  ///< no unseen architecture could be drawn below it
+  };
+  /// \brief A child the selection may take: its action and the meta-DNN's rollout value there
+  /// (the best acquisition score among unseen completions below it).
+  struct Option {
+    Action action;
+    double rollout = 0.0;
   };
   explicit MctsTree(const SearchSpace& space);
   /// \brief Node 0 is the root (space.root()).
   const Node& node(std::int32_t index) const { return nodes_[static_cast<std::size_t>(index)]; }
   std::size_t size() const { return nodes_.size(); }
-  /// \brief Creates (or returns) the child of `parent` reached by `action`.
+  /// \brief The child of `parent` reached by `action`, or -1 when not expanded.
+  std::int32_t find_child(std::int32_t parent, const Action& action) const;
+  /// \brief Creates (or returns) the child of `parent` reached by `action` (expansion).
   std::int32_t child(std::int32_t parent, const Action& action);
   /// \brief Adds `visits` and `value` to every node of `path`.
   void backpropagate(const std::vector<std::int32_t>& path, double visits, double value);
-  void set_exhausted(std::int32_t index) { nodes_[static_cast<std::size_t>(index)].exhausted = true; }
-  /// \brief The UCT choice among the expanded, not exhausted children of `parent`, with x̄
-  /// z-scored by (mean, scale); unvisited children first; ties to the lowest action. -1 if none.
-  std::int32_t select_child(std::int32_t parent, double cp, double mean, double scale) const;
-  /// \brief Whether `index` has actions not expanded yet.
-  bool has_untried(std::int32_t index) const { return node(index).untried > 0; }
+  /// \brief The UCT choice among `options` below `parent` (index into options; -1 if empty).
+  /// The rollout counts as one visit: n_child = visits + 1, n_parent = visits(parent) + 1, and
+  /// x̄ = (value_sum + rollout) / (visits + 1) when `mean_value`, else x̄ = rollout; x̄ is
+  /// z-scored by (mean, scale). Ties go to the lowest action.
+  std::int32_t select(std::int32_t parent, const std::vector<Option>& options, double cp, double mean, double scale,
+                      bool mean_value) const;
 
   void save(StateArchive& archive) const;
   void load(const StateArchive& archive);
@@ -132,14 +151,16 @@ class MctsTree {
 /// \brief UCT score of a child: z + 2 cp sqrt(2 ln n_parent / n_child).
 double uct_score(double z_mean, double n_parent, double n_child, double cp);
 
-/// \brief AlphaX: MCTS over partial architectures with meta-DNN valued rollouts and preemptive
-/// backpropagation along the traversed path.
+/// \brief AlphaX: MCTS over partial architectures (one action per tree level, in position order)
+/// with meta-DNN rollouts and preemptive backpropagation along the traversed path.
 ///
-/// Each propose() runs `simulations` rounds: UCT selection to a node with untried actions,
-/// expansion of one, a rollout (the meta-DNN scores `rollout_candidates` unseen completions below
-/// the new node; the best score is backpropagated as the rollout's value). The best completion of
-/// all rounds is proposed and remembers its tree path; on_dispatch backpropagates its predicted
-/// reward along that path (preemptive), on_result replaces the prediction by the real reward.
+/// A proposal scores a pool of unseen complete architectures with the meta-DNN's acquisition
+/// (the rollouts: mutations of the best evaluated and random completions). Selection descends
+/// from the root by UCT over the children that hold pool members, each valued by its best
+/// member (see MctsTree::select), and stops on expanding a new node (or at a terminal one).
+/// `rollout_candidates` more completions are drawn below that node, and the best-scoring one
+/// below it is proposed with the traversed path: on_dispatch backpropagates its predicted
+/// reward along the path (preemptive), on_result replaces the prediction by the real reward.
 class MctsStrategy final : public SearchStrategy {
  public:
   MctsStrategy(const SearchSpace& space, MctsConfig config, std::uint64_t seed);
@@ -161,6 +182,8 @@ class MctsStrategy final : public SearchStrategy {
   };
   static std::uint64_t mix_seed(std::uint64_t seed);
   std::vector<std::int32_t> path_for(const Genome& genome);
+  /// \brief Selection, expansion and the rollouts below the selected node; empty genome if none.
+  std::pair<Genome, std::vector<std::int32_t>> search_tree(double mean, double scale);
   MctsConfig config_;
   const SearchSpace* space_;
   Rng rng_;

@@ -31,12 +31,12 @@ namespace alphax::train {
 
 /// \brief The `data:` block.
 struct DataConfig {
-  std::string set = "fashion-mnist";                  ///< fashion-mnist, mnist or cifar10
+  std::string set = "fashion-mnist";  ///< fashion-mnist, mnist or cifar10
   std::string dir = "/usr/share/datasets/fashion-mnist";
-  std::int64_t train_subset = 0;   ///< training images used (0 = all left after the validation split)
-  std::int64_t validation = 5000;  ///< images carved from the training set for validation
-  std::int64_t test_subset = 0;    ///< test images evaluated (0 = all)
-  bool normalize = true;           ///< per-channel mean/std of the training split
+  std::int64_t train_subset = 0;    ///< training images used (0 = all left after the validation split)
+  std::int64_t validation = 5000;   ///< images carved from the training set for validation
+  std::int64_t test_subset = 0;     ///< test images evaluated (0 = all)
+  bool normalize = true;            ///< per-channel mean/std of the training split
   std::string order = "reshuffle";  ///< batch order: reshuffle (every epoch) or fixed_cycle (shuffled once)
 };
 
@@ -49,16 +49,19 @@ struct NetworkConfig {
 
 /// \brief The `parallel:` block: how a data-parallel group trains one network (see Trainer).
 struct ParallelConfig {
-  bool sync_batch_norm = false;   ///< allreduce batch-norm statistics over the group (G ranks == 1 rank)
+  bool sync_batch_norm = false;    ///< allreduce batch-norm statistics over the group (G ranks == 1 rank)
   std::string allreduce = "auto";  ///< gradient allreduce algorithm: auto, lp, ring, mpi
   std::string broadcast = "auto";  ///< initial-weight broadcast algorithm: auto, lp, mpi
 };
 
 /// \brief The `transfer:` block: weight transfer from a trained parent (alphax/train/weight_cache.hpp).
 struct TransferConfig {
-  std::int64_t cache_size = 0;    ///< trained networks kept (least recently used dropped); 0 disables transfer
-  double epochs_fraction = 0.5;   ///< a child initialised from a parent trains ceil(fraction · epochs) epochs
+  std::int64_t cache_size = 0;   ///< trained networks kept (least recently used dropped); 0 disables transfer
+  double epochs_fraction = 0.5;  ///< a child initialised from a parent trains ceil(fraction · epochs) epochs
   std::int64_t max_distance = 0;  ///< use a cached parent only within this cell distance (0 = any)
+  /// Which trained networks may become parents: `any`, or `scratch` (only networks trained the full
+  /// epochs from random weights, so that a parent's own inherited state is not passed down a lineage).
+  std::string parents = "any";
 };
 
 /// \brief One training run.
@@ -86,7 +89,8 @@ struct TrainConfig {
 /// \brief parse_train_config of a whole file; errors name the file.
 [[nodiscard]] TrainConfig load_train_config(const std::filesystem::path& file);
 
-/// \brief Throws std::invalid_argument naming the first out-of-range field (epochs < 1, batch < 1, lr <= 0, ...).
+/// \brief Throws std::invalid_argument naming the first out-of-range field (epochs < 1, batch < 1, lr <= 0,
+/// ...).
 void validate_train_config(const TrainConfig& config);
 
 /// \brief The config as YAML (the same keys parse_train_config reads), e.g. for logs.

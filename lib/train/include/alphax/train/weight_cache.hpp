@@ -51,6 +51,10 @@ TransferReport load_matching_weights(const NetworkWeights& source, Network& netw
 /// \brief Epochs of a child initialised from a parent: ceil(transfer.epochs_fraction · epochs), at least 1.
 [[nodiscard]] std::int64_t epochs_with_parent(const TrainConfig& config);
 
+/// \brief Whether a trained network may enter the cache as a future parent: always with
+/// `transfer.parents: any`; with `scratch` only when it was trained from random weights (no parent).
+[[nodiscard]] bool may_become_parent(const TransferConfig& config, bool trained_from_parent);
+
 /// \brief The number of edit operations between two cells: edges (from, to) whose op differs
 /// (an absent edge counts as "none"; skip_connect and identity are the same op) plus nodes whose
 /// node op differs. 0 for identical cells; 1 for NB201 cells that differ by one action.
