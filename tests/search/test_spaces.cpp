@@ -356,6 +356,44 @@ TEST(CategoricalSpace, SampleMutateAndTreeActionsGiveValidGenomes) {
   EXPECT_THROW(space->apply(space->root(), {1, 5}), std::invalid_argument);
 }
 
+/// Positions in which `a` and `b` differ.
+std::size_t edit_distance(const Genome& a, const Genome& b) {
+  std::size_t d = 0;
+  for (std::size_t p = 0; p < a.size(); ++p) d += a[p] != b[p] ? 1 : 0;
+  return d;
+}
+
+TEST(Neighbours, CategoricalGivesEveryOtherValueOfEveryPositionInOrder) {
+  const auto space = space_from("{name: categorical, choices: [3, 5, 2]}");
+  const Genome g{1, 0, 1};
+  const auto n = space->neighbours(g);
+  ASSERT_EQ(n.size(), 2u + 4u + 1u);
+  EXPECT_EQ(n.front(), (Genome{0, 0, 1}));
+  EXPECT_EQ(n[1], (Genome{2, 0, 1}));
+  EXPECT_EQ(n.back(), (Genome{1, 0, 0}));
+  for (const auto& m : n) EXPECT_EQ(edit_distance(g, m), 1u);
+  EXPECT_EQ(std::set<Genome>(n.begin(), n.end()).size(), n.size());
+}
+
+TEST(Neighbours, GraphSpacesGiveOnlyValidOneEditCells) {
+  for (const auto* yaml : {"{name: nb201}", "{name: nb101}"}) {
+    const auto space = space_from(yaml);
+    Rng rng(5);
+    for (int i = 0; i < 20; ++i) {
+      const auto g = space->sample(rng);
+      const auto n = space->neighbours(g);
+      EXPECT_FALSE(n.empty()) << yaml;
+      for (const auto& m : n) {
+        ASSERT_TRUE(space->is_valid(m)) << yaml;
+        EXPECT_EQ(edit_distance(g, m), 1u) << yaml;
+      }
+      if (std::string(yaml) == "{name: nb201}") {
+        EXPECT_EQ(n.size(), 24u);  // 6 edges x 4 other ops
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- registry
 
 TEST(Registry, UnknownSpaceOrStrategyNamesTheValidChoices) {

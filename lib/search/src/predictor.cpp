@@ -21,7 +21,6 @@ PredictorConfig PredictorConfig::from_yaml(const YAML::Node& node, const std::st
   c.rank_targets = r.get_bool("rank_targets", c.rank_targets);
   c.retrain_every = r.get_int("retrain_every", c.retrain_every, 1);
   c.retrain_growth = r.get_double("retrain_growth", c.retrain_growth, 0.0);
-  c.prior_scale = r.get_double("prior_scale", c.prior_scale, 0.0);
   r.check_unknown();
   return c;
 }
@@ -39,42 +38,27 @@ Predictor::Predictor(std::size_t input_size, PredictorConfig config, std::uint64
   const auto n = parameter_count(d, h);
   for (std::int32_t e = 0; e < config_.ensemble; ++e) {
     Mlp net;
+    net.w.assign(n, 0.0);
     net.grad.assign(n, 0.0);
     net.m.assign(n, 0.0);
     net.v.assign(n, 0.0);
     // He-uniform initialisation; biases zero.
-    auto fill = [&](std::vector<double>& w, std::size_t offset, std::size_t count, std::size_t fan_in) {
+    auto fill = [&](std::size_t offset, std::size_t count, std::size_t fan_in) {
       const double limit = std::sqrt(6.0 / static_cast<double>(fan_in));
       std::uniform_real_distribution<double> u(-limit, limit);
-      for (std::size_t i = 0; i < count; ++i) w[offset + i] = u(rng_);
+      for (std::size_t i = 0; i < count; ++i) net.w[offset + i] = u(rng_);
     };
-    for (auto* w : {&net.w, &net.prior}) {
-      if (w == &net.prior && config_.prior_scale <= 0.0) break;
-      w->assign(n, 0.0);
-      fill(*w, 0, h * d, d);
-      fill(*w, h * d + h, h * h, h);
-      fill(*w, h * d + h + h * h + h, h, h);
-    }
+    fill(0, h * d, d);
+    fill(h * d + h, h * h, h);
+    fill(h * d + h + h * h + h, h, h);
     nets_.push_back(std::move(net));
   }
 }
 
-double Predictor::prior_output(std::size_t member, const float* x, std::vector<double>& h1,
-                               std::vector<double>& h2) const {
-  const auto& net = nets_[member];
-  if (net.prior.empty()) return 0.0;
-  return config_.prior_scale * net.prior_norm * forward(net.prior.data(), x, h1, h2);
-}
-
-double Predictor::member_output(std::size_t member, const float* x, std::vector<double>& h1,
-                                std::vector<double>& h2) const {
-  return forward(nets_[member].w.data(), x, h1, h2) + prior_output(member, x, h1, h2);
-}
-
-double Predictor::forward(const double* w, const float* x, std::vector<double>& h1, std::vector<double>& h2) const {
+double Predictor::forward(const Mlp& net, const float* x, std::vector<double>& h1, std::vector<double>& h2) const {
   const auto d = input_size_;
   const auto h = static_cast<std::size_t>(config_.hidden);
-  const double* w1 = w;
+  const double* w1 = net.w.data();
   const double* b1 = w1 + h * d;
   const double* w2 = b1 + h;
   const double* b2 = w2 + h * h;
@@ -121,9 +105,8 @@ void Predictor::adam_step(Mlp& net, std::size_t member) {
     auto i = pick(rng_);
     while (n >= 5 && mix64(i * 0x9e3779b97f4a7c15ULL + member) % 5 == 0) i = pick(rng_);
     const float* x = inputs_.data() + i * d;
-    // The trained net fits what the member's fixed prior leaves over.
-    const double y = train_targets_[i] - prior_outputs_[i * nets_.size() + member];
-    const double err = (forward(net.w.data(), x, h1, h2) - y) * scale;
+    const double y = train_targets_[i];
+    const double err = (forward(net, x, h1, h2) - y) * scale;
     g3[h] += err;
     for (std::size_t k = 0; k < h; ++k) {
       g3[k] += err * h2[k];
@@ -204,34 +187,9 @@ void Predictor::train() {
     for (std::size_t i = 0; i < targets_.size(); ++i) train_targets_[i] = (targets_[i] - y_mean_) / y_std_;
     sorted_.clear();
   }
-  update_prior_outputs();
   for (std::size_t e = 0; e < nets_.size(); ++e)
     for (std::int32_t s = 0; s < config_.train_steps; ++s) adam_step(nets_[e], e);
   ++trainings_;
-}
-
-void Predictor::update_prior_outputs() {
-  const auto members = nets_.size();
-  const auto n = targets_.size();
-  std::vector<double> h1, h2;
-  if (config_.prior_scale > 0.0 && trainings_ == 0) {
-    // Each prior is scaled to unit spread over the first training set, so prior_scale is in
-    // units of the (unit-variance) regression targets whatever the encoding's density.
-    for (auto& net : nets_) {
-      double sum = 0.0, sum_sq = 0.0;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double o = forward(net.prior.data(), inputs_.data() + i * input_size_, h1, h2);
-        sum += o;
-        sum_sq += o * o;
-      }
-      const double mean = sum / static_cast<double>(n);
-      const double var = sum_sq / static_cast<double>(n) - mean * mean;
-      net.prior_norm = var > 1e-12 ? 1.0 / std::sqrt(var) : 1.0;
-    }
-  }
-  for (std::size_t i = prior_outputs_.size() / std::max<std::size_t>(1, members); i < n; ++i)
-    for (std::size_t e = 0; e < members; ++e)
-      prior_outputs_.push_back(prior_output(e, inputs_.data() + i * input_size_, h1, h2));
 }
 
 Estimate Predictor::predict(const std::vector<float>& x) const {
@@ -242,7 +200,7 @@ Estimate Predictor::predict(const std::vector<float>& x) const {
   std::vector<double> h1, h2;
   double sum = 0.0, sum_sq = 0.0;
   for (const auto& net : nets_) {
-    const double z = member_output(static_cast<std::size_t>(&net - nets_.data()), x.data(), h1, h2);
+    const double z = forward(net, x.data(), h1, h2);
     sum += z;
     sum_sq += z * z;
   }
@@ -274,7 +232,7 @@ double Predictor::predict_member(const std::vector<float>& x, std::size_t member
     throw std::invalid_argument("Predictor::predict_member: wrong encoding size or member index");
   if (trainings_ == 0) return y_mean_;
   std::vector<double> h1, h2;
-  return to_objective(member_output(member, x.data(), h1, h2));
+  return to_objective(forward(nets_[member], x.data(), h1, h2));
 }
 
 void Predictor::save(StateArchive& archive) const {
@@ -285,8 +243,6 @@ void Predictor::save(StateArchive& archive) const {
     g.put("w", nets_[e].w);
     g.put("m", nets_[e].m);
     g.put("v", nets_[e].v);
-    g.put("prior", nets_[e].prior);
-    g.put_scalar("prior_norm", nets_[e].prior_norm);
     g.put_scalar("steps", nets_[e].steps);
   }
   archive.put("inputs", std::vector<double>(inputs_.begin(), inputs_.end()));
@@ -294,7 +250,6 @@ void Predictor::save(StateArchive& archive) const {
   archive.put("normalisation", std::vector<double>{y_mean_, y_std_});
   archive.put("train_targets", train_targets_);
   archive.put("sorted", sorted_);
-  archive.put("prior_outputs", prior_outputs_);
   archive.put("counters", std::vector<std::uint64_t>{since_training_, trainings_});
   save_rng(archive, "rng", rng_);
 }
@@ -310,11 +265,6 @@ void Predictor::load(const StateArchive& archive) {
     nets_[e].w = g.doubles("w");
     nets_[e].m = g.doubles("m");
     nets_[e].v = g.doubles("v");
-    if (g.doubles("prior").size() != nets_[e].prior.size())
-      throw std::runtime_error("Predictor::load: saved net" + std::to_string(e) +
-                               " was written with another prior_scale (on/off); restart with the checkpoint's configuration");
-    nets_[e].prior = g.doubles("prior");
-    nets_[e].prior_norm = g.scalar_double("prior_norm");
     nets_[e].steps = g.scalar_uint("steps");
   }
   const auto& in = archive.doubles("inputs");
@@ -325,7 +275,6 @@ void Predictor::load(const StateArchive& archive) {
   y_std_ = norm.at(1);
   train_targets_ = archive.doubles("train_targets");
   sorted_ = archive.doubles("sorted");
-  prior_outputs_ = archive.doubles("prior_outputs");
   const auto& counters = archive.uints("counters");
   since_training_ = counters.at(0);
   trainings_ = counters.at(1);

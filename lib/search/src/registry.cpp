@@ -38,8 +38,6 @@ SurrogateConfig read_surrogate(ConfigReader& r) {
   c.elite = r.get_int("elite", c.elite, 1);
   c.elite_distance = r.get_int("elite_distance", c.elite_distance, 0);
   c.neighbourhoods = r.get_int("neighbourhoods", c.neighbourhoods, 0);
-  c.climbs = r.get_int("climbs", c.climbs, 0);
-  c.climb_steps = r.get_int("climb_steps", c.climb_steps, 1);
   c.kappa = r.get_double("kappa", c.kappa, 0.0);
   c.thompson = r.get_bool("thompson", c.thompson);
   c.predictor = PredictorConfig::from_yaml(r.get_node("predictor"), "strategy.predictor");

@@ -123,28 +123,6 @@ std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& pa
   for (std::size_t e = 0; e < whole; ++e)
     if (auto base = complete_from(space, partial, *elite[e], 0, rng))
       for (auto& n : space.neighbours(*base)) add(std::move(n));
-  // Hill climbs on the acquisition from the best-scored candidates so far: they reach the model's
-  // optima anywhere in the space, not only near what was evaluated.
-  if (config.climbs > 0 && !pool.empty() && acquisition.predictor->trained()) {
-    std::vector<std::size_t> order(pool.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    const auto starts = std::min(order.size(), static_cast<std::size_t>(config.climbs));
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(starts), order.end(),
-                      [&](std::size_t a, std::size_t b) { return pool[a].score > pool[b].score || (pool[a].score == pool[b].score && a < b); });
-    for (std::size_t s = 0; s < starts; ++s) {
-      std::size_t at = order[s];
-      for (int step = 0; step < config.climb_steps; ++step) {
-        std::optional<std::size_t> next;
-        const Genome here = pool[at].genome;
-        for (auto& n : space.neighbours(here)) {
-          const auto i = add(std::move(n));
-          if (i && pool[*i].score > (next ? pool[*next].score : pool[at].score)) next = i;
-        }
-        if (!next) break;
-        at = *next;
-      }
-    }
-  }
   return pool;
 }
 

@@ -21,11 +21,7 @@ struct PredictorConfig {
   bool rank_targets = true;         ///< regress uniform rank scores instead of z-scores (robust to outliers)
   std::int32_t retrain_every = 1;   ///< retrain after every k new samples...
   double retrain_growth = 0.02;     ///< ...or after retrain_growth * num_samples, if more
-  /// \brief Weight of each member's fixed random prior network (randomized prior functions,
-  /// Osband et al. 2018): members disagree where there is no data, so the spread is a usable
-  /// uncertainty there. 0 turns the priors off.
-  double prior_scale = 0.0;
-  /// \brief Reads `hidden`, `ensemble`, `train_steps`, `batch`, `learning_rate`, `rank_targets`, `retrain_every`, `retrain_growth`, `prior_scale`
+  /// \brief Reads `hidden`, `ensemble`, `train_steps`, `batch`, `learning_rate`, `rank_targets`, `retrain_every`, `retrain_growth`
   /// from `node` (absent keys keep their defaults); `path` names the node in errors.
   static PredictorConfig from_yaml(const YAML::Node& node, const std::string& path);
 };
@@ -64,17 +60,10 @@ class Predictor {
   /// \brief One MLP: parameters, gradients and Adam moments, all flat.
   struct Mlp {
     std::vector<double> w, grad, m, v;
-    std::vector<double> prior;  ///< fixed random weights of the prior network (never trained)
-    double prior_norm = 1.0;    ///< 1 / spread of the prior's output over the first training set
     std::uint64_t steps = 0;
   };
-  double forward(const double* w, const float* x, std::vector<double>& h1, std::vector<double>& h2) const;
-  /// \brief Member `member`'s output in target units: trained net plus its scaled prior.
-  double member_output(std::size_t member, const float* x, std::vector<double>& h1, std::vector<double>& h2) const;
-  double prior_output(std::size_t member, const float* x, std::vector<double>& h1, std::vector<double>& h2) const;
+  double forward(const Mlp& net, const float* x, std::vector<double>& h1, std::vector<double>& h2) const;
   void adam_step(Mlp& net, std::size_t member);
-  /// \brief Extends prior_outputs_ to every sample (fixing each prior's scale at the first training).
-  void update_prior_outputs();
 
   std::size_t input_size_;
   PredictorConfig config_;
@@ -88,7 +77,6 @@ class Predictor {
   double y_std_ = 1.0;
   std::vector<double> train_targets_;  ///< the regression targets of the last retraining
   std::vector<double> sorted_;         ///< sorted objectives at the last retraining (rank targets)
-  std::vector<double> prior_outputs_;  ///< num_samples x ensemble: the scaled prior at each sample
   std::uint64_t since_training_ = 0;
   std::uint64_t trainings_ = 0;
 };

@@ -79,19 +79,27 @@ struct SurrogateConfig {
   double local_fraction = 0.7;       ///< share of candidates made by mutating the best evaluated
   std::int32_t elite = 8;            ///< how many of the best evaluated archs candidates mutate
   std::int32_t elite_distance = 0;   ///< elites differ pairwise in at least this many positions
-  std::int32_t neighbourhoods = 0;   ///< best evaluated archs whose whole one-edit neighbourhood is scored
-  std::int32_t climbs = 0;           ///< hill climbs on the acquisition from the best-scored candidates
-  std::int32_t climb_steps = 4;      ///< moves per climb (each scores a whole neighbourhood)
+  /// \brief The best evaluated archs whose whole one-edit neighbourhood is scored on every
+  /// proposal: random mutations miss part of it, and the best cell is most often next to one of
+  /// the best seen (local search). Costs sum_i (K_i - 1) scorings each.
+  std::int32_t neighbourhoods = 3;
   double kappa = 0.5;                ///< ucb acquisition = mean + kappa * stddev
-  bool thompson = true;              ///< score by one random ensemble member per proposal (else ucb)
+  /// \brief Score by one random ensemble member per proposal instead of ucb. Off by default:
+  /// ucb ranks the candidates near the best more reliably once the data are dense there.
+  bool thompson = false;
   PredictorConfig predictor;
 };
 
 /// \brief AlphaX MCTS parameters.
 struct MctsConfig {
-  double cp = 0.5;          ///< UCT: z(x̄) + 2 Cp sqrt(2 ln n_parent / n_child), x̄ z-scored
+  /// \brief UCT: z(x̄) + 2 Cp sqrt(2 ln n_parent / n_child). x̄ is z-scored by the spread of
+  /// all results, which on a table with a long tail of bad cells is wide against the differences
+  /// among the top candidates: a few hundredths of a standard deviation is enough exploration.
+  double cp = 0.02;
   bool preemptive = true;   ///< backpropagate the predicted reward at dispatch
-  bool mean_value = true;   ///< x̄ averages the rewards below with the rollout (else the rollout alone)
+  /// \brief x̄ averages the rewards below with the rollout (classic MCTS); off by default: x̄ is
+  /// then the rollout alone, what can still be drawn below, not what was already evaluated there.
+  bool mean_value = false;
   std::int32_t rollout_candidates = 32;  ///< extra completions the meta-DNN scores below the selected node
   SurrogateConfig surrogate;
 };
