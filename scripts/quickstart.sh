@@ -5,8 +5,10 @@
 #   3. runs `mpirun -np 3 alphax run inputs/quickstart.yaml` (rank 0 searches with MCTS, ranks 1
 #      and 2 train NAS-Bench-201 cells on a Fashion-MNIST subset), writing runs/quickstart/,
 #   4. turns the search log into plots and a summary (scripts/alphax-report).
-# About 5 minutes on 2 cores (docs/app.md, "Quickstart"). Run it again after an interruption and
-# it continues from the checkpoint; delete runs/quickstart to start over.
+# About 8 minutes on 2 cores from a clean clone (4.5 of them compiling); 1.5-3.5 once built
+# (docs/app.md, "Quickstart").
+# Run it again after an interruption and it continues from the checkpoint; delete runs/quickstart
+# to start over.
 #   scripts/quickstart.sh [alphax run options, e.g. --set run.budget.max_evaluations=60]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,11 +3,20 @@
 #include <CLI/CLI.hpp>
 
 #include <exception>
+#include <optional>
+#include <string_view>
 
 #include "alphax/commands.hpp"
 #include "alphax/mpi_environment.hpp"
+#include "alphax/stop_signal.hpp"
 
 int main(int argc, char** argv) {
+  // A job script can forward its warning signal while the ranks are still starting (Slurm's
+  // signal timer is coarse; MPI_Init takes seconds on a loaded node): from here on a SIGUSR1 or
+  // SIGTERM to `alphax run` is recorded, and the job checkpoints and exits 85 at its first safe
+  // point, instead of the default action killing the rank. Other commands keep the defaults.
+  std::optional<alphax::app::StopSignalGuard> early_signals;
+  if (argc > 1 && std::string_view(argv[1]) == "run") early_signals.emplace();
   alphax::app::MpiEnvironment mpi(argc, argv);
   alphax::app::CommandContext context;
   CLI::App app{"alphax: neural architecture search on supercomputers (AlphaX MCTS, LaNAS, LP collectives, ISGD)",

@@ -12,7 +12,8 @@ inline constexpr int kExitRequeue = 85;
 inline constexpr int kExitConfig = 2;
 
 /// \brief Installs handlers for SIGUSR1 and SIGTERM that set a flag; restores the previous ones
-/// on destruction (RAII).
+/// on destruction (RAII). Guards nest: the outermost clears the flag, inner ones keep a signal
+/// that an outer guard already recorded.
 class StopSignalGuard {
  public:
   StopSignalGuard();

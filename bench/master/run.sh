@@ -4,7 +4,7 @@
 # otherwise idle machine. Parts (default: all):
 #   bench/master/run.sh [build/release/apps/alphax] [simulate-small|simulate-large|simulate-mcts|mpi ...]
 # simulate-small: V = 100 and 1,000, four strategies; simulate-large: V = 10,000, random and lanas;
-# simulate-mcts: V = 10,000, mcts; mpi: real ranks
+# simulate-mcts: V = 10,000, mcts with the default scoring and with a quarter of it (mcts-c48); mpi: real ranks
 # (17, 33, 65, 129), oversubscribed, table evaluator, 2 s mean evaluations.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,7 +25,8 @@ for part in "${parts[@]}"; do
       "$alphax" bench master "${common[@]}" --workers 10000 --strategies random
       "$alphax" bench master "${common[@]}" --workers 10000 --strategies lanas --evaluations-per-worker 3 ;;
     simulate-mcts)
-      "$alphax" bench master "${common[@]}" --workers 10000 --strategies mcts --evaluations-per-worker 3 ;;
+      "$alphax" bench master "${common[@]}" --workers 10000 --strategies mcts --evaluations-per-worker 3
+      "$alphax" bench master "${common[@]}" --workers 10000 --strategies mcts-c48 --evaluations-per-worker 3 ;;
     mpi)
       launcher=(mpirun --oversubscribe --bind-to none)
       [[ $(id -u) == 0 ]] && launcher+=(--allow-run-as-root)

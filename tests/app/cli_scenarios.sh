@@ -2,8 +2,8 @@
 # End-to-end scenarios of `alphax run` under mpirun; one per ctest entry (tests/app/CMakeLists.txt).
 #   ALPHAX_BIN=build/ci/apps/alphax tests/app/cli_scenarios.sh restart
 # Scenarios: determinism restart signal wall_time (+ the PBS script) bad_config failed_trainer
-#            validate (+ --help, --version, CLI errors) single_rank
-#            corrupt_checkpoint
+#            validate (+ --help, --version, CLI errors) single_rank corrupt_checkpoint
+#            train_transfer
 set -uo pipefail
 scenario=${1:?usage: cli_scenarios.sh <scenario>}
 src=${ALPHAX_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -177,6 +177,22 @@ corrupt_checkpoint)  # a damaged newest checkpoint: named, the previous generati
   grep -q "skipped a checkpoint: .*checkpoint.h5" "$work/c2.out" || fail "the corrupt file was not named: $(cat "$work/c2.out")"
   grep -q "resumed from .*checkpoint.prev.h5" "$work/c2.out" || fail "did not resume from the previous generation"
   same_rows "$work/full/search.h5" "$work/c/search.h5" || fail "log after falling back differs"
+  ;;
+train_transfer)  # the train evaluator with weight transfer: stop after 4 results, restart, same log
+  tiny=(--set run.budget.max_evaluations=8 --set run.checkpoint.every_results=2 --set run.progress_seconds=0
+        --set evaluator.epochs=1 --set evaluator.data.train_subset=256 --set evaluator.data.validation=128
+        --set evaluator.data.test_subset=128 --set evaluator.network.channels=4
+        --set evaluator.transfer.cache_size=4)
+  alphax 3 run inputs/quickstart.yaml -o "$work/full" "${tiny[@]}" > "$work/full.out" || fail "uninterrupted run: $(cat "$work/full.out")"
+  alphax 3 run inputs/quickstart.yaml -o "$work/part" "${tiny[@]}" --set run.stop_after_results=4 > /dev/null
+  [[ $? == 85 ]] || fail "stopped run did not exit 85"
+  alphax 3 run inputs/quickstart.yaml -o "$work/part" "${tiny[@]}" > "$work/p2.out" || fail "restart: $(cat "$work/p2.out")"
+  grep -q "resumed from" "$work/p2.out" || fail "restart did not resume"
+  same_rows "$work/full/search.h5" "$work/part/search.h5" || fail "trained log after restart differs"
+  /usr/bin/python3 - "$work/part/checkpoint.h5" <<'PY' || fail "no weight cache in the checkpoint"
+import sys, h5py
+assert "weight_transfer" in h5py.File(sys.argv[1], "r")["state"], "no /state/weight_transfer"
+PY
   ;;
 validate)  # also the command line itself: --version, --help, a missing subcommand
   "$bin" --version | grep -qE "^alphax [0-9]+\.[0-9]+\.[0-9]+$" || fail "--version: $("$bin" --version)"

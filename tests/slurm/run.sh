@@ -93,7 +93,10 @@ while (( SECONDS < deadline )); do
 done
 echo "job $job ended in state $state"; cat "$work/job.out"
 [[ $state == COMPLETED ]] || { echo "FAIL: job state $state"; exit 1; }
-grep -q "requeueing" "$work/job.out" || { echo "FAIL: the job was never signalled and requeued"; exit 1; }
+grep -q "got USR1" "$work/job.out" || { echo "FAIL: the batch shell never got USR1 from Slurm"; exit 1; }
+grep -q "exited with 85" "$work/job.out" || { echo "FAIL: alphax did not stop with 85 (checkpointed)"; exit 1; }
+grep -q "requeueing" "$work/job.out" || { echo "FAIL: the job did not requeue itself"; exit 1; }
+grep -q "restart count 1 " "$work/job.out" || { echo "FAIL: Slurm did not start the job a second time (SLURM_RESTART_COUNT=1)"; exit 1; }
 grep -q "resumed from" "$work/job.out" || { echo "FAIL: the requeued job did not resume"; exit 1; }
 /usr/bin/python3 - "$work/reference/search.h5" "$work/run/search.h5" <<'PY'
 import sys, h5py, numpy as np
@@ -104,3 +107,4 @@ for n in a.dtype.names:
     assert (a[n] == b[n]).all(), f"column {n} differs"
 print("PASS: signalled, checkpointed, requeued; 200 rows identical to the uninterrupted run")
 PY
+echo "tests/slurm/run.sh: passed in $SECONDS s"
