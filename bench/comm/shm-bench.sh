@@ -9,7 +9,8 @@
 #   bench/comm/shm-bench.sh --out DIR [--jobs 3] [--sizes 1M,16M,64M] [--repeats 15]
 #                           [--alphax build/ci/apps/alphax | .../alphax-bench-comm]
 #
-# Writes DIR/malloc-{default,tuned}/job<k>/ (log.txt, comm.csv, comm_model.csv per job), then
+# Writes DIR/malloc-{default,tuned}/job<k>/ (log.txt, comm.csv, comm_model.csv per job; a call adds
+# its jobs to those already in DIR, so `--jobs 1` three times gives the same files), then
 # bench/comm/shm_report.py DIR: DIR/malloc-{default,tuned}/comm.csv (medians over the jobs, the
 # columns of comm.csv), DIR/comm.csv (= the tuned one) and DIR/summary.md (tables, paired ratios).
 # Time it alone on the machine: nothing else may run on the two cores meanwhile.
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --sizes) sizes="$2"; shift 2 ;;
     --repeats) repeats="$2"; shift 2 ;;
     --alphax) alphax="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "shm-bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,7 +60,7 @@ run_job() {  # dir [env assignments...]
   local dir="$1"; shift
   mkdir -p "$dir"
   echo "== $dir ($(date -u +%H:%M:%S))"
-  env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$@" \
+  env "$@" OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     mpirun -np 2 --bind-to core --map-by core \
     --mca coll_tuned_use_dynamic_rules 1 \
     "$alphax" "${bench_command[@]}" --ops bcast,reduce,allreduce --sizes "$sizes" --algorithms lp,ring,auto,mpi \
@@ -67,8 +68,11 @@ run_job() {  # dir [env assignments...]
   tail -n +1 "$dir/log.txt" | head -4
 }
 
-for ((k = 1; k <= jobs; ++k)); do
-  # Local ranks inherit mpirun's environment: -u really unsets the variables.
+# A call adds its jobs to those already in DIR (job numbers go on), so jobs can be split into calls.
+first=1
+while [ -e "$out/malloc-default/job$first" ] || [ -e "$out/malloc-tuned/job$first" ]; do first=$((first + 1)); done
+for ((k = first; k < first + jobs; ++k)); do
+  # Local ranks inherit mpirun's environment: -u really unsets the variables (env options first).
   run_job "$out/malloc-default/job$k" -u MALLOC_MMAP_MAX_ -u MALLOC_TRIM_THRESHOLD_
   run_job "$out/malloc-tuned/job$k" MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=4294967295
 done
