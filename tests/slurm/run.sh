@@ -85,9 +85,21 @@ job=$(ALPHAX="$bin" ALPHAX_LAUNCHER="mpirun -np 3 --oversubscribe --bind-to none
       jobscripts/slurm/alphax.sbatch inputs/nb201-table.yaml -o "$work/run" "${args[@]}")
 echo "submitted job $job"
 deadline=$((SECONDS + 420))
+# A requeued job waits about 2.5 minutes in PENDING; we release it early, but not within the
+# second of the requeue: slurmd revokes the old run's credential at that second and refuses a new
+# one stamped with the same second ("Job credential revoked": the job then ends FAILED).
+pending_since=""
 while (( SECONDS < deadline )); do
   state=$(scontrol show job "$job" 2>/dev/null | grep -oP 'JobState=\K\S+' || echo GONE)
-  if [[ $state == PENDING ]]; then scontrol update jobid="$job" StartTime=now 2>/dev/null || true; fi
+  if [[ $state == PENDING ]]; then
+    if [[ -z $pending_since ]]; then
+      pending_since=$SECONDS
+    elif (( SECONDS - pending_since >= 2 )); then
+      scontrol update jobid="$job" StartTime=now 2>/dev/null || true
+    fi
+  else
+    pending_since=""
+  fi
   [[ $state == COMPLETED || $state == FAILED || $state == TIMEOUT || $state == CANCELLED || $state == GONE ]] && break
   sleep 2
 done
