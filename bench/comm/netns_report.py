@@ -14,6 +14,8 @@ import sys
 
 import pandas as pd
 
+from report_common import COLUMNS, runs_section
+
 
 def log2_ceil(p):
     return math.ceil(math.log2(p)) if p > 1 else 0
@@ -37,16 +39,6 @@ def mpi_model_seconds(op, name, p, n, alpha, beta, segment=1 << 20):
     return float("nan")
 
 
-def runs_section(directory):
-    """The calls that produced DIR (bench script's runs.md: time, commit, machine, command)."""
-    path = os.path.join(directory, "runs.md")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return ["Produced by these calls (UTC time, commit, machine, command):", "", f.read().rstrip(), ""]
-
-
-COLUMNS = ["op", "algorithm", "ranks", "bytes", "time_us_median", "time_us_min", "algbw_GBps", "busbw_GBps"]
 
 
 def read_jobs(pattern, name):

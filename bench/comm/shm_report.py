@@ -12,18 +12,10 @@ import sys
 
 import pandas as pd
 
-COLUMNS = ["op", "algorithm", "ranks", "bytes", "time_us_median", "time_us_min", "algbw_GBps", "busbw_GBps"]
+from report_common import COLUMNS, runs_section
+
 ENVS = {"tuned": "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=4294967295", "default": "glibc defaults"}
 OPS = ["bcast", "reduce", "allreduce"]
-
-
-def runs_section(directory):
-    """The calls that produced DIR (bench script's runs.md: time, commit, machine, command)."""
-    path = os.path.join(directory, "runs.md")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return ["Produced by these calls (UTC time, commit, machine, command):", "", f.read().rstrip(), ""]
 
 
 def is_alphax(algorithm):
