@@ -70,14 +70,7 @@ bench_command=(bench comm)
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
-# Provenance of every call: when, which commit, which machine, the exact command (read by the report).
-record_run() {  # dir command...
-  local dir="$1"; shift
-  {
-    echo "- $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$here" diff --quiet HEAD -- lib apps bench/comm bench/comm-netns.sh 2>/dev/null || echo '+changes'): \`$*\`"
-    echo "  machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(mpirun --version 2>/dev/null | head -1), kernel $(uname -r)"
-  } >>"$dir/runs.md"
-}
+source "$here/bench/comm/provenance.sh"
 record_run "$out" "${command_line[@]}"
 
 subnet_prefix="10.213.77"
