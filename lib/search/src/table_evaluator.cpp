@@ -57,7 +57,7 @@ TableEvaluator::TableEvaluator(const std::filesystem::path& file, const SearchSp
   std::ifstream in(file_);
   if (!in)
     throw std::runtime_error("TableEvaluator: cannot open table '" + file_.string() +
-                             "' (check evaluator.file; relative paths are resolved against the working directory)");
+                             "' (check evaluator.file; alphax looks a relative path up in the working directory, then beside the configuration file)");
   std::string line;
   if (!std::getline(in, line) || trim(line).empty())
     throw std::runtime_error("TableEvaluator: table '" + file_.string() + "' is empty (no header line)");
