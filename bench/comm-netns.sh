@@ -69,6 +69,10 @@ bench_command=(bench comm)
 [ "$(basename "$alphax")" = alphax-bench-comm ] && bench_command=(comm)
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
+# The jobs run from the repository root and get output paths inside it relative to it, so the logs
+# committed under bench/results name no machine's directories.
+cd "$here"
+repo_relative() { case "$1" in "$here"/*) echo "${1#"$here"/}" ;; *) echo "$1" ;; esac; }
 
 source "$here/bench/comm/provenance.sh"
 record_run "$out" "${command_line[@]}"
@@ -153,7 +157,7 @@ run_job() {  # P repeats out_dir [extra mca...]
     env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     mpirun --hostfile "$hostfile" -np "$p" --map-by node --bind-to none "${common_mca[@]}" "$@" "${mpirun_extra[@]}" \
     "$alphax" "${bench_command[@]}" --ops "$ops" --sizes "$size" --algorithms "$algorithms" --repeats "$reps" --warmup 1 \
-    --out "$dir" "${bench_extra[@]}" >"$dir/log.txt" 2>&1 &
+    --out "$(repo_relative "$dir")" "${bench_extra[@]}" >"$dir/log.txt" 2>&1 &
   job_pid=$!
   wait "$job_pid"
   job_pid=""
