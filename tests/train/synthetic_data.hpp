@@ -48,4 +48,7 @@ inline NetworkSpec tiny_spec(const TrainConfig& c, const ImageSet& data) {
   return make_network_spec(c.network, parse_nb201_cell(tiny_cell()), data);
 }
 
+// The trainer keeps a reference to its validation set: an empty one that outlives every trainer.
+inline const ImageSet kNoValidation{};
+
 }  // namespace alphax::train::testing

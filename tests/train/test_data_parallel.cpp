@@ -17,9 +17,7 @@
 namespace alphax::train {
 namespace {
 
-// The trainer keeps a reference to its validation set: an empty one that outlives every trainer.
-const ImageSet kNoValidation{};
-
+using testing::kNoValidation;
 using testing::quadrant_set;
 using testing::tiny_config;
 using testing::tiny_spec;

@@ -11,8 +11,7 @@
 namespace alphax::train {
 namespace {
 
-// The trainer keeps a reference to its validation set: an empty one that outlives every trainer.
-const ImageSet kNoValidation{};
+using testing::kNoValidation;
 
 TrainConfig scaled(const std::string& rule) {
   TrainConfig c;
