@@ -11,6 +11,7 @@
 #include "blas.hpp"
 #include "check.hpp"
 #include "direct_conv.hpp"
+#include "winograd.hpp"
 
 namespace alphax::tensor {
 namespace {
@@ -738,6 +739,85 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
   }
 }
 
+// ---- Winograd path (float, AVX-512, stride-1 3x3) ----
+
+bool winograd_applies(const ConvGeometry& g) {
+  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad <= 2 && detail::winograd_supported() &&
+         direct_applies(g);
+}
+
+/// kAuto's choice (bench_tensor_ops, kWinograd against kDirect): Winograd wherever both channel counts
+/// are at least 16 (the GEMMs over the 16 transform positions then outweigh the transforms); the stem
+/// (one input channel) stays direct.
+bool winograd_preferred(const ConvGeometry& g) { return winograd_applies(g) && g.cin >= 16 && g.cout >= 16; }
+
+/// Whether a T convolution runs Winograd (forward and dx); throws when kWinograd is asked for and
+/// cannot run.
+template <typename T>
+bool use_winograd(const char* where, const ConvGeometry& g, ConvAlgorithm algorithm) {
+  const bool possible = std::is_same_v<T, float> && winograd_applies(g);
+  if (algorithm == ConvAlgorithm::kWinograd && !possible) {
+    detail::fail(where,
+                 "ConvAlgorithm::kWinograd needs float tensors, a 3x3 kernel, stride 1, padding <= 2 and a CPU "
+                 "with AVX-512F (conv2d_winograd_available); use ConvAlgorithm::kAuto, kDirect or kGemm");
+  }
+  return algorithm == ConvAlgorithm::kWinograd ||
+         (algorithm == ConvAlgorithm::kAuto && possible && winograd_preferred(g));
+}
+
+/// The Winograd shapes of y = conv(x, W) and of dx = conv(dy, flipped W^T) (padding 2 - pad).
+detail::WinogradShape winograd_forward_shape(const ConvGeometry& g) {
+  return detail::make_winograd_shape(g.cin, g.h, g.w, g.cout, g.pad);
+}
+detail::WinogradShape winograd_dx_shape(const ConvGeometry& g) {
+  return detail::make_winograd_shape(g.cout, g.oh, g.ow, g.cin, 2 - g.pad);
+}
+
+std::size_t winograd_total(const detail::WinogradShape& s, int threads) {
+  return s.weight_size() + static_cast<std::size_t>(threads) * s.scratch_size();
+}
+
+/// out = conv over all samples, groups of s.group samples in parallel (the transformed kernel u
+/// first in ws, then one scratch slice per thread); with `moments`, each group's plane moments while
+/// its output is in cache.
+void winograd_run(const ConvGeometry& g, const detail::WinogradShape& s, const float* in, bool relu,
+                  const float* bias, float* out, bool accumulate, const float* mask, float* ws, int threads,
+                  double* moments) {
+  const float* u = ws;
+  const std::int64_t in_size = s.cin * s.in_h * s.in_w;
+  const std::int64_t out_size = s.cout * s.out_h * s.out_w;
+  const std::int64_t groups = (g.n + s.group - 1) / s.group;
+#pragma omp parallel num_threads(threads)
+  {
+    float* scratch = ws + s.weight_size() + static_cast<std::size_t>(omp_get_thread_num()) * s.scratch_size();
+#pragma omp for schedule(static)
+    for (std::int64_t q = 0; q < groups; ++q) {
+      const std::int64_t n0 = q * s.group;
+      const std::int64_t count = std::min(s.group, g.n - n0);
+      detail::winograd_conv(s, in + n0 * in_size, count, relu, u, bias, out + n0 * out_size, accumulate,
+                            mask != nullptr ? mask + n0 * out_size : nullptr, scratch);
+      write_moments(g, out, n0, count, moments);
+    }
+  }
+}
+
+void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y,
+                      Workspace<float>& workspace, int threads, double* moments) {
+  const detail::WinogradShape s = winograd_forward_shape(g);
+  float* ws = workspace.reserve(winograd_total(s, threads));
+  detail::winograd_weights(s, w, false, ws);
+  winograd_run(g, s, x, g.relu, bias, y, false, nullptr, ws, threads, moments);
+}
+
+/// dx (+)= conv(dy, flipped W^T), masked by x > 0 when the input ReLU is fused.
+void winograd_dx(const ConvGeometry& g, const float* x, const float* w, const float* dy, float* dx,
+                 GradMode mode, Workspace<float>& workspace, int threads) {
+  const detail::WinogradShape s = winograd_dx_shape(g);
+  float* ws = workspace.reserve(winograd_total(s, threads));
+  detail::winograd_weights(s, w, true, ws);
+  winograd_run(g, s, dy, false, nullptr, dx, mode == GradMode::kAdd, g.relu ? x : nullptr, ws, threads, nullptr);
+}
+
 }  // namespace
 
 std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const Conv2dParams& params,
@@ -749,7 +829,15 @@ std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const
     const DirectPlan p = make_direct_plan(g);
     size = std::max({size, p.forward_total(used), p.backward_total(used)});
   }
+  if (params.algorithm != ConvAlgorithm::kGemm && winograd_applies(g)) {
+    size = std::max({size, winograd_total(winograd_forward_shape(g), used),
+                     winograd_total(winograd_dx_shape(g), used)});
+  }
   return size;
+}
+
+bool conv2d_winograd_available(const Shape& input, const Shape& weight, const Conv2dParams& params) {
+  return winograd_applies(geometry("conv2d_winograd_available", input, weight, params));
 }
 
 bool conv2d_direct_available(const Shape& input, const Shape& weight, const Conv2dParams& params) {
@@ -896,6 +984,11 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
   double* moments_out = moments != nullptr ? moments->data() : nullptr;
   const int threads = thread_count(g);
   if constexpr (std::is_same_v<T, float>) {
+    if (use_winograd<T>(kWhere, g, params.algorithm)) {
+      winograd_forward(g, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(), workspace,
+                       threads, moments_out);
+      return;
+    }
     if (use_direct<T>(kWhere, g, params.algorithm)) {
       const DirectPlan p = make_direct_plan(g);
       direct_forward(g, p, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
@@ -903,6 +996,7 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
       return;
     }
   } else {
+    (void)use_winograd<T>(kWhere, g, params.algorithm);
     (void)use_direct<T>(kWhere, g, params.algorithm);
   }
   detail::ensure_blas_single_threaded();
@@ -927,6 +1021,15 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
   check_bias(kWhere, "bias gradient", dbias, g.cout);
   const int threads = thread_count(g);
   if constexpr (std::is_same_v<T, float>) {
+    if (use_winograd<T>(kWhere, g, params.algorithm)) {
+      // The weight gradient by the direct kernels, then dx by Winograd.
+      const DirectPlan p = make_direct_plan(g);
+      direct_backward(g, p, x.data(), weight.data(), dy.data(), nullptr, dweight.data(),
+                      dbias != nullptr ? dbias->data() : nullptr, mode, workspace.reserve(p.backward_total(threads)),
+                      threads);
+      if (dx != nullptr) winograd_dx(g, x.data(), weight.data(), dy.data(), dx->data(), mode, workspace, threads);
+      return;
+    }
     if (use_direct<T>(kWhere, g, params.algorithm)) {
       const DirectPlan p = make_direct_plan(g);
       const bool dx_here = dx != nullptr && direct_dx(g);
@@ -940,6 +1043,7 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
       return;
     }
   } else {
+    (void)use_winograd<T>(kWhere, g, params.algorithm);
     (void)use_direct<T>(kWhere, g, params.algorithm);
   }
   gemm_backward(g, x.data(), weight.data(), dy.data(), dx != nullptr ? dx->data() : nullptr, dweight.data(),
