@@ -583,29 +583,62 @@ void flip_phase_weights(const ConvGeometry& g, const DirectPlan& p, const float*
   }
 }
 
-/// Writes (or adds) phase `ph`'s output into one sample's dx [Cin, H, W], masked by x > 0 when the
-/// input ReLU is fused; out is the phase output, wide [cin][qv] or channels-last [pixel][cin].
-void scatter_phase(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
-                   const float* x_n, float* dx_n, GradMode mode) {
+/// scatter_phase with the case (no taps, fused ReLU, accumulate) fixed at compile time.
+template <bool kEmpty, bool kRelu, bool kAdd>
+void scatter_phase_rows(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
+                        const float* x_n, float* dx_n) {
   const std::int64_t s = g.stride;
-  const bool empty = ph.shape.kh * ph.shape.kw == 0;
   const std::int64_t i0 = std::max<std::int64_t>(0, (g.pad - ph.a + s - 1) / s);
   const std::int64_t j0 = std::max<std::int64_t>(0, (g.pad - ph.b + s - 1) / s);
   const std::int64_t channel_stride = cl ? 1 : p.trans.qv;
   const std::int64_t row_stride = cl ? p.trans.out_w * g.cin : p.trans.row;
   const std::int64_t col_stride = cl ? g.cin : 1;
+  const std::int64_t j1 = (g.w + g.pad - ph.b + s - 1) / s;  // columns j with s*j + b - pad < W
   for (std::int64_t ci = 0; ci < g.cin; ++ci) {
     for (std::int64_t i = i0; s * i + ph.a - g.pad < g.h; ++i) {
       const std::int64_t y = s * i + ph.a - g.pad;
-      const float* src = out + ci * channel_stride + (i + p.row_shift) * row_stride;
-      const std::int64_t at = (ci * g.h + y) * g.w;
-      for (std::int64_t j = j0; s * j + ph.b - g.pad < g.w; ++j) {
-        const std::int64_t xx = s * j + ph.b - g.pad;
-        float v = empty ? 0.0f : src[(j + p.col_shift) * col_stride];
-        if (g.relu && !(x_n[at + xx] > 0.0f)) v = 0.0f;
-        detail::store(dx_n[at + xx], v, mode);
+      const float* src = out + ci * channel_stride + (i + p.row_shift) * row_stride + p.col_shift * col_stride;
+      const std::int64_t at = (ci * g.h + y) * g.w + ph.b - g.pad;
+      // Both operands loaded before the select: a branch on the ReLU mask mispredicts half the time.
+      for (std::int64_t j = j0; j < j1; ++j) {
+        float v = 0.0f;
+        if constexpr (!kEmpty) v = src[j * col_stride];
+        if constexpr (kRelu) {
+          const float in = x_n[at + s * j];
+          v = in > 0.0f ? v : 0.0f;
+        }
+        if constexpr (kAdd) {
+          dx_n[at + s * j] += v;
+        } else {
+          dx_n[at + s * j] = v;
+        }
       }
     }
+  }
+}
+
+template <bool kEmpty, bool kRelu>
+void scatter_phase_mode(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
+                        const float* x_n, float* dx_n, GradMode mode) {
+  if (mode == GradMode::kAdd) {
+    scatter_phase_rows<kEmpty, kRelu, true>(g, p, ph, out, cl, x_n, dx_n);
+  } else {
+    scatter_phase_rows<kEmpty, kRelu, false>(g, p, ph, out, cl, x_n, dx_n);
+  }
+}
+
+/// Writes (or adds) phase `ph`'s output into one sample's dx [Cin, H, W], masked by x > 0 when the
+/// input ReLU is fused; out is the phase output, wide [cin][qv] or channels-last [pixel][cin].
+void scatter_phase(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
+                   const float* x_n, float* dx_n, GradMode mode) {
+  const bool empty = ph.shape.kh * ph.shape.kw == 0;
+  if (empty) {
+    // No tap reaches this phase: its dx is zero (kWrite) or unchanged (kAdd).
+    if (mode == GradMode::kWrite) scatter_phase_rows<true, false, false>(g, p, ph, out, cl, x_n, dx_n);
+  } else if (g.relu) {
+    scatter_phase_mode<false, true>(g, p, ph, out, cl, x_n, dx_n, mode);
+  } else {
+    scatter_phase_mode<false, false>(g, p, ph, out, cl, x_n, dx_n, mode);
   }
 }
 
@@ -746,23 +779,25 @@ bool winograd_applies(const ConvGeometry& g) {
          direct_applies(g);
 }
 
-/// kAuto's choice (bench_tensor_ops, kWinograd against kDirect): Winograd wherever both channel counts
-/// are at least 16 (the GEMMs over the 16 transform positions then outweigh the transforms); the stem
-/// (one input channel) stays direct.
-bool winograd_preferred(const ConvGeometry& g) { return winograd_applies(g) && g.cin >= 16 && g.cout >= 16; }
-
-/// Whether a T convolution runs Winograd (forward and dx); throws when kWinograd is asked for and
-/// cannot run.
+/// Whether a T convolution runs Winograd (forward pass and dx); throws when kWinograd is asked for and
+/// cannot run. kAuto never picks it. Measured (2 threads, batch 128, bench_tensor_ops minimum of 3):
+/// the forward pass alone is faster at 28x28 and 14x14 (16->16: 2.11 against 2.48 ms, 32->32: 2.03
+/// against 2.24 ms), equal at 7x7 (2.30 against 2.32 ms: the 2x2 tiles waste 23 % of the GEMM), and
+/// the whole backward with Winograd dx is no faster (5.64 against 5.47 ms at 16->16, 28x28), because
+/// the direct backward reads each padded input and output gradient once for dx and dW together.
+/// Inside the NB201 training step the forward gain vanished (alphax_train_throughput, old and new
+/// binaries alternating: 743/723/733/728 against 747/713/707/722 img/s): the input and output
+/// transforms read and write the activations from memory and cost as much as the 16 GEMMs they save
+/// multiplications for.
 template <typename T>
 bool use_winograd(const char* where, const ConvGeometry& g, ConvAlgorithm algorithm) {
-  const bool possible = std::is_same_v<T, float> && winograd_applies(g);
-  if (algorithm == ConvAlgorithm::kWinograd && !possible) {
+  if (algorithm != ConvAlgorithm::kWinograd) return false;
+  if (!std::is_same_v<T, float> || !winograd_applies(g)) {
     detail::fail(where,
                  "ConvAlgorithm::kWinograd needs float tensors, a 3x3 kernel, stride 1, padding <= 2 and a CPU "
                  "with AVX-512F (conv2d_winograd_available); use ConvAlgorithm::kAuto, kDirect or kGemm");
   }
-  return algorithm == ConvAlgorithm::kWinograd ||
-         (algorithm == ConvAlgorithm::kAuto && possible && winograd_preferred(g));
+  return true;
 }
 
 /// The Winograd shapes of y = conv(x, W) and of dx = conv(dy, flipped W^T) (padding 2 - pad).
@@ -829,7 +864,7 @@ std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const
     const DirectPlan p = make_direct_plan(g);
     size = std::max({size, p.forward_total(used), p.backward_total(used)});
   }
-  if (params.algorithm != ConvAlgorithm::kGemm && winograd_applies(g)) {
+  if (params.algorithm == ConvAlgorithm::kWinograd && winograd_applies(g)) {
     size = std::max({size, winograd_total(winograd_forward_shape(g), used),
                      winograd_total(winograd_dx_shape(g), used)});
   }

@@ -27,8 +27,24 @@ constexpr std::int64_t kGroupOutputBytes = 256 * 1024;
 constexpr std::int64_t kMaxGroup = 8;
 /// Tiles per row segment: 15 tiles read 32 input columns, two vectors (see input_segment).
 constexpr std::int64_t kSegmentTiles = 15;
+/// Rows of at least this many tiles are transformed a row segment at a time from contiguous loads;
+/// narrower ones (7x7 inputs have 4 tiles a row) by gathering 16 tiles per vector across rows
+/// (bench_tensor_ops: gathers lose at 14 tiles a row, win at 7 and 4).
+constexpr std::int64_t kMinRowTiles = 12;
 
 std::int64_t round16(std::int64_t n) { return (n + 15) / 16 * 16; }
+
+/// Relative GEMM time of a group of `tiles` tiles in chunks of kMaxChunkTiles: a register block
+/// costs its vectors plus about one more for its 8 broadcasts per input channel, so a chunk of few
+/// tiles (7x7 inputs have 16 per sample) pays for its partial blocks and wasted columns.
+double gemm_cost(std::int64_t tiles) {
+  double cost = 0.0;
+  for (std::int64_t left = tiles; left > 0; left -= kMaxChunkTiles) {
+    const std::int64_t vectors = (std::min(left, kMaxChunkTiles) + 15) / 16;
+    cost += static_cast<double>(vectors + (vectors + kBlockVectors - 1) / kBlockVectors);
+  }
+  return cost;
+}
 
 }  // namespace
 
@@ -53,24 +69,19 @@ WinogradShape make_winograd_shape(std::int64_t cin, std::int64_t in_h, std::int6
   s.out_w = in_w + 2 * pad - 2;
   s.tiles_h = (s.out_h + 1) / 2;
   s.tiles_w = (s.out_w + 1) / 2;
-  // The group size that wastes the fewest GEMM columns (tiles are padded to whole vectors once per
-  // group), among those whose outputs stay in L2.
+  // The group size with the cheapest GEMMs per tile, among those whose outputs stay in L2.
   const std::int64_t sample_bytes = 4 * cout * s.out_h * s.out_w;
-  const std::int64_t max_group = std::clamp<std::int64_t>(kGroupOutputBytes / std::max<std::int64_t>(sample_bytes, 1),
-                                                          1, kMaxGroup);
-  double best = 2.0;
+  const std::int64_t max_group =
+      std::clamp<std::int64_t>(kGroupOutputBytes / std::max<std::int64_t>(sample_bytes, 1), 1, kMaxGroup);
+  double best = 0.0;
   for (std::int64_t g = 1; g <= max_group; ++g) {
-    const std::int64_t tiles = g * s.tiles();
-    const double waste = static_cast<double>(round16(tiles) - tiles) / static_cast<double>(tiles);
-    if (waste < best - 1e-9) {
-      best = waste;
+    const double cost = gemm_cost(g * s.tiles()) / static_cast<double>(g * s.tiles());
+    if (g == 1 || cost < best - 1e-9) {
+      best = cost;
       s.group = g;
     }
   }
-  // Equal chunks of at most kMaxChunkTiles tiles, each a whole number of vectors.
-  const std::int64_t tiles = s.group * s.tiles();
-  const std::int64_t chunks = (tiles + kMaxChunkTiles - 1) / kMaxChunkTiles;
-  s.chunk_tiles = round16((tiles + chunks - 1) / chunks);
+  s.chunk_tiles = std::min(kMaxChunkTiles, round16(s.group * s.tiles()));
   return s;
 }
 
@@ -126,33 +137,28 @@ ALPHAX_AVX512 inline __mmask16 lane_range(std::int64_t lo, std::int64_t hi) {
   return static_cast<__mmask16>(bits);
 }
 
-/// Columns c0 .. c0+15 of an input row of width w (zero outside [0, w)), max(., 0) with relu. The
-/// masked-off lanes are never read (AVX-512 masked loads do not touch them).
-ALPHAX_AVX512 inline __m512 load_columns(const float* row, std::int64_t c0, std::int64_t w, bool relu) {
-  const __mmask16 m = lane_range(-c0, w - c0);
-  if (m == 0) return _mm512_setzero_ps();
-  __m512 v = _mm512_maskz_loadu_ps(m, row + c0);
-  if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-  return v;
-}
-
-/// V for nt <= 15 tiles of one tile row and one input channel: B^T d B for each 4x4 patch d (rows
-/// iy0 .. iy0+3, columns c0 + 2*t .. +3). Columns c0 .. c0+31 are read as two vectors, transformed
-/// down the rows, split into even and odd columns e, o, and across: with e1/o1 the next tile's,
-/// (d B)_j = {e - e1, o + e1, e1 - o, o - o1}. v[p * pos_stride + t] receives position p.
+/// V for nt <= 15 tiles of one tile row of one input channel: B^T d B for each 4x4 patch d (rows
+/// iy0 .. iy0+3, columns c0 + 2*t .. +3, zero outside the input, max(d, 0) with kRelu). Columns
+/// c0 .. c0+31 of each row are read as two vectors (masked loads: the lanes outside the input are
+/// never read), transformed down the rows, split into even and odd columns e, o, and across: with
+/// e1/o1 the next tile's, (d B)_j = {e - e1, o + e1, e1 - o, o - o1}. Position p goes to
+/// v[p * pos_stride + t].
+template <bool kRelu>
 ALPHAX_AVX512 void input_segment(const float* plane, std::int64_t h, std::int64_t w, std::int64_t iy0,
-                                 std::int64_t c0, std::int64_t nt, bool relu, float* v,
-                                 std::int64_t pos_stride) {
+                                 std::int64_t c0, std::int64_t nt, float* v, std::int64_t pos_stride) {
+  const __mmask16 cols_lo = lane_range(-c0, w - c0);
+  const __mmask16 cols_hi = lane_range(-c0 - 16, w - c0 - 16);
   __m512 lo[4], hi[4];
   for (int r = 0; r < 4; ++r) {
     const std::int64_t iy = iy0 + r;
-    if (iy < 0 || iy >= h) {
-      lo[r] = hi[r] = _mm512_setzero_ps();
-      continue;
+    const bool inside = iy >= 0 && iy < h;
+    const float* row = plane + std::clamp<std::int64_t>(iy, 0, h - 1) * w + c0;
+    lo[r] = _mm512_maskz_loadu_ps(inside ? cols_lo : static_cast<__mmask16>(0), row);
+    hi[r] = _mm512_maskz_loadu_ps(inside ? cols_hi : static_cast<__mmask16>(0), row + 16);
+    if constexpr (kRelu) {
+      lo[r] = _mm512_max_ps(lo[r], _mm512_setzero_ps());
+      hi[r] = _mm512_max_ps(hi[r], _mm512_setzero_ps());
     }
-    const float* row = plane + iy * w;
-    lo[r] = load_columns(row, c0, w, relu);
-    hi[r] = load_columns(row, c0 + 16, w, relu);
   }
   // B^T d: rows {d0 - d2, d1 + d2, d2 - d1, d1 - d3}.
   const __m512 wlo[4] = {_mm512_sub_ps(lo[0], lo[2]), _mm512_add_ps(lo[1], lo[2]), _mm512_sub_ps(lo[2], lo[1]),
@@ -166,15 +172,69 @@ ALPHAX_AVX512 void input_segment(const float* plane, std::int64_t h, std::int64_
     const __m512 e = _mm512_permutex2var_ps(wlo[i], even, whi[i]);
     const __m512 o = _mm512_permutex2var_ps(wlo[i], odd, whi[i]);
     // Lane t of e1/o1 is lane t + 1 of e/o (lane 15 is never stored: nt <= 15).
-    const __m512 e1 = _mm512_castsi512_ps(
-        _mm512_alignr_epi32(_mm512_castps_si512(e), _mm512_castps_si512(e), 1));
-    const __m512 o1 = _mm512_castsi512_ps(
-        _mm512_alignr_epi32(_mm512_castps_si512(o), _mm512_castps_si512(o), 1));
-    float* out = v + (i * 4) * pos_stride;
-    _mm512_mask_storeu_ps(out, m, _mm512_sub_ps(e, e1));
-    _mm512_mask_storeu_ps(out + pos_stride, m, _mm512_add_ps(o, e1));
-    _mm512_mask_storeu_ps(out + 2 * pos_stride, m, _mm512_sub_ps(e1, o));
-    _mm512_mask_storeu_ps(out + 3 * pos_stride, m, _mm512_sub_ps(o, o1));
+    const __m512 e1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(e), _mm512_castps_si512(e), 1));
+    const __m512 o1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(o), _mm512_castps_si512(o), 1));
+    float* row = v + (i * 4) * pos_stride;
+    _mm512_mask_storeu_ps(row, m, _mm512_sub_ps(e, e1));
+    _mm512_mask_storeu_ps(row + pos_stride, m, _mm512_add_ps(o, e1));
+    _mm512_mask_storeu_ps(row + 2 * pos_stride, m, _mm512_sub_ps(e1, o));
+    _mm512_mask_storeu_ps(row + 3 * pos_stride, m, _mm512_sub_ps(o, o1));
+  }
+}
+
+/// V for the 16 tiles t0 .. t0+15 of a group (lanes t >= nt are zero): B^T d B for each tile's 4x4
+/// input patch d (rows 2*ty - pad .. +3, columns 2*tx - pad .. +3, zero outside the input; with relu
+/// max(d, 0)), every input channel. The patches are gathered, so one vector holds 16 tiles whatever
+/// the width of a row of tiles (4 at 7x7) and across samples. v[(p * cin + ci) * ld + lane] receives
+/// position p of channel ci.
+ALPHAX_AVX512 void input_tiles(const WinogradShape& s, const float* x, std::int64_t t0, std::int64_t nt,
+                               bool relu, float* v, std::int64_t ld) {
+  const std::int64_t in_plane = s.in_h * s.in_w;
+  alignas(64) std::int32_t base[16] = {};
+  unsigned row_ok[4] = {0, 0, 0, 0}, col_ok[4] = {0, 0, 0, 0};
+  for (std::int64_t lane = 0; lane < nt; ++lane) {
+    const std::int64_t t = t0 + lane;
+    const std::int64_t sample = t / s.tiles();
+    const std::int64_t iy = 2 * ((t % s.tiles()) / s.tiles_w) - s.pad;
+    const std::int64_t ix = 2 * (t % s.tiles_w) - s.pad;
+    base[lane] = static_cast<std::int32_t>(sample * s.cin * in_plane + iy * s.in_w + ix);
+    for (int k = 0; k < 4; ++k) {
+      if (iy + k >= 0 && iy + k < s.in_h) row_ok[k] |= 1u << lane;
+      if (ix + k >= 0 && ix + k < s.in_w) col_ok[k] |= 1u << lane;
+    }
+  }
+  const __m512i vbase = _mm512_load_si512(base);
+  __m512i index[4][4];
+  __mmask16 ok[4][4];
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 0; c < 4; ++c) {
+      index[r][c] = _mm512_add_epi32(vbase, _mm512_set1_epi32(static_cast<int>(r * s.in_w + c)));
+      ok[r][c] = static_cast<__mmask16>(row_ok[r] & col_ok[c]);
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  const std::int64_t pos_stride = s.cin * ld;
+  for (std::int64_t ci = 0; ci < s.cin; ++ci) {
+    const float* plane = x + ci * in_plane;
+    __m512 w[4][4];  // B^T d, column by column: rows {d0 - d2, d1 + d2, d2 - d1, d1 - d3}
+    for (int c = 0; c < 4; ++c) {
+      __m512 d[4];
+      for (int r = 0; r < 4; ++r) {
+        d[r] = _mm512_mask_i32gather_ps(zero, ok[r][c], index[r][c], plane, 4);
+        if (relu) d[r] = _mm512_max_ps(d[r], zero);
+      }
+      w[0][c] = _mm512_sub_ps(d[0], d[2]);
+      w[1][c] = _mm512_add_ps(d[1], d[2]);
+      w[2][c] = _mm512_sub_ps(d[2], d[1]);
+      w[3][c] = _mm512_sub_ps(d[1], d[3]);
+    }
+    float* out = v + ci * ld;
+    for (int i = 0; i < 4; ++i) {  // (B^T d) B: columns {w0 - w2, w1 + w2, w2 - w1, w1 - w3}
+      _mm512_storeu_ps(out + (i * 4 + 0) * pos_stride, _mm512_sub_ps(w[i][0], w[i][2]));
+      _mm512_storeu_ps(out + (i * 4 + 1) * pos_stride, _mm512_add_ps(w[i][1], w[i][2]));
+      _mm512_storeu_ps(out + (i * 4 + 2) * pos_stride, _mm512_sub_ps(w[i][2], w[i][1]));
+      _mm512_storeu_ps(out + (i * 4 + 3) * pos_stride, _mm512_sub_ps(w[i][1], w[i][3]));
+    }
   }
 }
 
@@ -257,19 +317,23 @@ constexpr std::array<std::array<GemmBlock, kBlockVectors>, kBlockRows> kGemmBloc
     row_kernels<1>(), row_kernels<2>(), row_kernels<3>(), row_kernels<4>(),
     row_kernels<5>(), row_kernels<6>(), row_kernels<7>(), row_kernels<8>()};
 
-/// Calls f(sample, ty, tx, nt, t) for the row segments of tiles t0 .. t0+n-1 of a group (t counted
-/// from t0).
-template <typename F>
-void for_each_segment(const WinogradShape& s, std::int64_t t0, std::int64_t n, F&& f) {
+/// A run of nt <= kSegmentTiles tiles of one tile row: tile (sample, ty, tx + k) is chunk column t + k.
+struct RowSegment {
+  std::int64_t sample, ty, tx, nt, t;
+};
+
+/// The row segments of tiles t0 .. t0+n-1 of a group (n <= kMaxChunkTiles); returns their number.
+std::int64_t row_segments(const WinogradShape& s, std::int64_t t0, std::int64_t n,
+                          std::array<RowSegment, kMaxChunkTiles>& out) {
   const std::int64_t per_sample = s.tiles();
+  std::int64_t count = 0;
   for (std::int64_t t = t0; t < t0 + n;) {
-    const std::int64_t sample = t / per_sample;
-    const std::int64_t ty = (t % per_sample) / s.tiles_w;
     const std::int64_t tx = t % s.tiles_w;
     const std::int64_t nt = std::min({kSegmentTiles, s.tiles_w - tx, t0 + n - t});
-    f(sample, ty, tx, nt, t - t0);
+    out[static_cast<std::size_t>(count++)] = {t / per_sample, (t % per_sample) / s.tiles_w, tx, nt, t - t0};
     t += nt;
   }
+  return count;
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -290,19 +354,32 @@ ALPHAX_AVX512 void winograd_conv(const WinogradShape& s, const float* x, std::in
   for (std::int64_t t0 = 0; t0 < total; t0 += ld) {
     const std::int64_t n = std::min(ld, total - t0);
     const std::int64_t vectors = (n + 15) / 16;
-    for_each_segment(s, t0, n, [&](std::int64_t sample, std::int64_t ty, std::int64_t tx, std::int64_t nt,
-                                   std::int64_t t) {
-      const float* xs = x + sample * s.cin * in_plane;
+    std::array<RowSegment, kMaxChunkTiles> segments;
+    const std::int64_t segment_count = row_segments(s, t0, n, segments);
+    if (s.tiles_w >= kMinRowTiles) {
+      // Channel by channel, so each plane is read in order.
       for (std::int64_t ci = 0; ci < s.cin; ++ci) {
-        input_segment(xs + ci * in_plane, s.in_h, s.in_w, 2 * ty - s.pad, 2 * tx - s.pad, nt, relu,
-                      v + ci * ld + t, s.cin * ld);
+        for (std::int64_t q = 0; q < segment_count; ++q) {
+          const RowSegment& g = segments[static_cast<std::size_t>(q)];
+          const float* plane = x + (g.sample * s.cin + ci) * in_plane;
+          float* out = v + ci * ld + g.t;
+          if (relu) {
+            input_segment<true>(plane, s.in_h, s.in_w, 2 * g.ty - s.pad, 2 * g.tx - s.pad, g.nt, out, s.cin * ld);
+          } else {
+            input_segment<false>(plane, s.in_h, s.in_w, 2 * g.ty - s.pad, 2 * g.tx - s.pad, g.nt, out, s.cin * ld);
+          }
+        }
       }
-    });
-    // The columns past the chunk's tiles in its last vector: zero, so the GEMM never meets stale
-    // (possibly denormal) values; they are computed and dropped.
-    if (n < vectors * 16) {
-      for (std::int64_t row = 0; row < 16 * s.cin; ++row) {
-        _mm512_mask_storeu_ps(v + row * ld + (vectors - 1) * 16, lane_range(n % 16, 16), _mm512_setzero_ps());
+      // The columns past the chunk's tiles in its last vector: zero, so the GEMM never meets stale
+      // (possibly denormal) values; they are computed and dropped.
+      if (n < vectors * 16) {
+        for (std::int64_t row = 0; row < 16 * s.cin; ++row) {
+          _mm512_mask_storeu_ps(v + row * ld + (vectors - 1) * 16, lane_range(n % 16, 16), _mm512_setzero_ps());
+        }
+      }
+    } else {
+      for (std::int64_t t = 0; t < n; t += 16) {
+        input_tiles(s, x, t0 + t, std::min<std::int64_t>(16, n - t), relu, v + t, ld);
       }
     }
     for (std::int64_t co0 = 0; co0 < s.cout; co0 += kBlockRows) {
@@ -315,16 +392,16 @@ ALPHAX_AVX512 void winograd_conv(const WinogradShape& s, const float* x, std::in
               m + p * kBlockRows * ld + 16 * k);
         }
       }
-      for_each_segment(s, t0, n, [&](std::int64_t sample, std::int64_t ty, std::int64_t tx, std::int64_t nt,
-                                     std::int64_t t) {
-        for (std::int64_t r = 0; r < rows; ++r) {
-          const std::int64_t co = co0 + r;
-          const std::int64_t at = (sample * s.cout + co) * out_plane;
-          output_segment(m + r * ld + t, kBlockRows * ld, nt, s.out_h, s.out_w, 2 * ty, 2 * tx,
-                         bias != nullptr ? bias[co] : 0.0f, mask != nullptr ? mask + at : nullptr, accumulate,
-                         y + at);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t co = co0 + r;
+        const float b = bias != nullptr ? bias[co] : 0.0f;
+        for (std::int64_t q = 0; q < segment_count; ++q) {
+          const RowSegment& g = segments[static_cast<std::size_t>(q)];
+          const std::int64_t at = (g.sample * s.cout + co) * out_plane;
+          output_segment(m + r * ld + g.t, kBlockRows * ld, g.nt, s.out_h, s.out_w, 2 * g.ty, 2 * g.tx, b,
+                         mask != nullptr ? mask + at : nullptr, accumulate, y + at);
         }
-      });
+      }
     }
   }
 }

@@ -19,7 +19,7 @@ namespace alphax::tensor {
 
 /// \brief How a convolution is computed (results agree to float rounding).
 enum class ConvAlgorithm {
-  kAuto,    ///< kWinograd, then kDirect, where they apply and are faster (bench_tensor_ops), otherwise kGemm
+  kAuto,    ///< kDirect where it applies and is faster (kernels larger than 1x1), otherwise kGemm
   kGemm,    ///< im2col (a 1x1 convolution reads the input itself) and BLAS GEMM: every case
   kDirect,  ///< AVX-512 kernels over a zero-padded copy (no im2col): float, padding < kernel size, at most
             ///< 64 kernel taps, a CPU with AVX-512F (conv2d_direct_available); a strided convolution's dx
