@@ -416,7 +416,8 @@ TEST_P(Conv2dMoments, ForwardWritesThePlaneMomentsOfItsOutput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, Conv2dMoments,
-                         ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect, ConvAlgorithm::kWinograd));
+                         ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect,
+                                           ConvAlgorithm::kWinograd));
 
 }  // namespace
 }  // namespace alphax::tensor
@@ -478,7 +479,8 @@ TEST_P(Conv2dWinograd, BackwardMatchesTheGradientCheckedDoublePath) {
   conv2d_backward(x, w, dy, &dx, dw, &db, params(), ws);
   Workspace<double> wsd;
   TensorD dxd(x.shape()), dwd(w.shape()), dbd(Shape{w.dim(0)});
-  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm), wsd);
+  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm),
+                  wsd);
   EXPECT_LT(testing::max_relative_difference(dx, dxd), kWinogradTolerance);
   EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);  // the direct kernels
   EXPECT_LT(testing::max_relative_difference(db, dbd), 5e-5);
@@ -541,14 +543,15 @@ TEST_P(Conv2dWinograd, FusedInputReluAndAddModeMatchTheDoublePath) {
   EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ShapesAndBlocks, Conv2dWinograd,
-    ::testing::Values(WinogradCase{3, 2, 4, 6, 5, 1}, WinogradCase{2, 3, 11, 9, 17, 1},
-                      WinogradCase{5, 16, 16, 8, 8, 1}, WinogradCase{2, 5, 9, 7, 7, 0},
-                      WinogradCase{2, 4, 6, 6, 6, 2}, WinogradCase{2, 3, 17, 33, 35, 1},
-                      WinogradCase{7, 32, 16, 14, 14, 1}, WinogradCase{20, 16, 32, 7, 7, 1},
-                      WinogradCase{3, 1, 16, 28, 28, 1}, WinogradCase{2, 64, 64, 5, 4, 1},
-                      WinogradCase{2, 3, 5, 1, 1, 2}, WinogradCase{3, 8, 24, 3, 30, 1}));
+INSTANTIATE_TEST_SUITE_P(ShapesAndBlocks, Conv2dWinograd,
+                         ::testing::Values(WinogradCase{3, 2, 4, 6, 5, 1}, WinogradCase{2, 3, 11, 9, 17, 1},
+                                           WinogradCase{5, 16, 16, 8, 8, 1}, WinogradCase{2, 5, 9, 7, 7, 0},
+                                           WinogradCase{2, 4, 6, 6, 6, 2}, WinogradCase{2, 3, 17, 33, 35, 1},
+                                           WinogradCase{7, 32, 16, 14, 14, 1},
+                                           WinogradCase{20, 16, 32, 7, 7, 1},
+                                           WinogradCase{3, 1, 16, 28, 28, 1},
+                                           WinogradCase{2, 64, 64, 5, 4, 1}, WinogradCase{2, 3, 5, 1, 1, 2},
+                                           WinogradCase{3, 8, 24, 3, 30, 1}));
 
 TEST(Conv2d, WinogradAlgorithmRefusesWhatItCannotRun) {
   const Tensor x(Shape{2, 3, 8, 8});

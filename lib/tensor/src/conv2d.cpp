@@ -585,8 +585,8 @@ void flip_phase_weights(const ConvGeometry& g, const DirectPlan& p, const float*
 
 /// scatter_phase with the case (no taps, fused ReLU, accumulate) fixed at compile time.
 template <bool kEmpty, bool kRelu, bool kAdd>
-void scatter_phase_rows(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
-                        const float* x_n, float* dx_n) {
+void scatter_phase_rows(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out,
+                        bool cl, const float* x_n, float* dx_n) {
   const std::int64_t s = g.stride;
   const std::int64_t i0 = std::max<std::int64_t>(0, (g.pad - ph.a + s - 1) / s);
   const std::int64_t j0 = std::max<std::int64_t>(0, (g.pad - ph.b + s - 1) / s);
@@ -597,7 +597,8 @@ void scatter_phase_rows(const ConvGeometry& g, const DirectPlan& p, const DxPhas
   for (std::int64_t ci = 0; ci < g.cin; ++ci) {
     for (std::int64_t i = i0; s * i + ph.a - g.pad < g.h; ++i) {
       const std::int64_t y = s * i + ph.a - g.pad;
-      const float* src = out + ci * channel_stride + (i + p.row_shift) * row_stride + p.col_shift * col_stride;
+      const float* src =
+          out + ci * channel_stride + (i + p.row_shift) * row_stride + p.col_shift * col_stride;
       const std::int64_t at = (ci * g.h + y) * g.w + ph.b - g.pad;
       // Both operands loaded before the select: a branch on the ReLU mask mispredicts half the time.
       for (std::int64_t j = j0; j < j1; ++j) {
@@ -618,8 +619,8 @@ void scatter_phase_rows(const ConvGeometry& g, const DirectPlan& p, const DxPhas
 }
 
 template <bool kEmpty, bool kRelu>
-void scatter_phase_mode(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
-                        const float* x_n, float* dx_n, GradMode mode) {
+void scatter_phase_mode(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out,
+                        bool cl, const float* x_n, float* dx_n, GradMode mode) {
   if (mode == GradMode::kAdd) {
     scatter_phase_rows<kEmpty, kRelu, true>(g, p, ph, out, cl, x_n, dx_n);
   } else {
@@ -793,9 +794,10 @@ template <typename T>
 bool use_winograd(const char* where, const ConvGeometry& g, ConvAlgorithm algorithm) {
   if (algorithm != ConvAlgorithm::kWinograd) return false;
   if (!std::is_same_v<T, float> || !winograd_applies(g)) {
-    detail::fail(where,
-                 "ConvAlgorithm::kWinograd needs float tensors, a 3x3 kernel, stride 1, padding <= 2 and a CPU "
-                 "with AVX-512F (conv2d_winograd_available); use ConvAlgorithm::kAuto, kDirect or kGemm");
+    detail::fail(
+        where,
+        "ConvAlgorithm::kWinograd needs float tensors, a 3x3 kernel, stride 1, padding <= 2 and a CPU "
+        "with AVX-512F (conv2d_winograd_available); use ConvAlgorithm::kAuto, kDirect or kGemm");
   }
   return true;
 }
@@ -850,7 +852,8 @@ void winograd_dx(const ConvGeometry& g, const float* x, const float* w, const fl
   const detail::WinogradShape s = winograd_dx_shape(g);
   float* ws = workspace.reserve(winograd_total(s, threads));
   detail::winograd_weights(s, w, true, ws);
-  winograd_run(g, s, dy, false, nullptr, dx, mode == GradMode::kAdd, g.relu ? x : nullptr, ws, threads, nullptr);
+  winograd_run(g, s, dy, false, nullptr, dx, mode == GradMode::kAdd, g.relu ? x : nullptr, ws, threads,
+               nullptr);
 }
 
 }  // namespace
@@ -865,8 +868,8 @@ std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const
     size = std::max({size, p.forward_total(used), p.backward_total(used)});
   }
   if (params.algorithm == ConvAlgorithm::kWinograd && winograd_applies(g)) {
-    size = std::max({size, winograd_total(winograd_forward_shape(g), used),
-                     winograd_total(winograd_dx_shape(g), used)});
+    size = std::max(
+        {size, winograd_total(winograd_forward_shape(g), used), winograd_total(winograd_dx_shape(g), used)});
   }
   return size;
 }
@@ -1020,8 +1023,8 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
   const int threads = thread_count(g);
   if constexpr (std::is_same_v<T, float>) {
     if (use_winograd<T>(kWhere, g, params.algorithm)) {
-      winograd_forward(g, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(), workspace,
-                       threads, moments_out);
+      winograd_forward(g, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
+                       workspace, threads, moments_out);
       return;
     }
     if (use_direct<T>(kWhere, g, params.algorithm)) {
@@ -1060,9 +1063,10 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
       // The weight gradient by the direct kernels, then dx by Winograd.
       const DirectPlan p = make_direct_plan(g);
       direct_backward(g, p, x.data(), weight.data(), dy.data(), nullptr, dweight.data(),
-                      dbias != nullptr ? dbias->data() : nullptr, mode, workspace.reserve(p.backward_total(threads)),
-                      threads);
-      if (dx != nullptr) winograd_dx(g, x.data(), weight.data(), dy.data(), dx->data(), mode, workspace, threads);
+                      dbias != nullptr ? dbias->data() : nullptr, mode,
+                      workspace.reserve(p.backward_total(threads)), threads);
+      if (dx != nullptr)
+        winograd_dx(g, x.data(), weight.data(), dy.data(), dx->data(), mode, workspace, threads);
       return;
     }
     if (use_direct<T>(kWhere, g, params.algorithm)) {

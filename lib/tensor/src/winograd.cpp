@@ -161,10 +161,10 @@ ALPHAX_AVX512 void input_segment(const float* plane, std::int64_t h, std::int64_
     }
   }
   // B^T d: rows {d0 - d2, d1 + d2, d2 - d1, d1 - d3}.
-  const __m512 wlo[4] = {_mm512_sub_ps(lo[0], lo[2]), _mm512_add_ps(lo[1], lo[2]), _mm512_sub_ps(lo[2], lo[1]),
-                         _mm512_sub_ps(lo[1], lo[3])};
-  const __m512 whi[4] = {_mm512_sub_ps(hi[0], hi[2]), _mm512_add_ps(hi[1], hi[2]), _mm512_sub_ps(hi[2], hi[1]),
-                         _mm512_sub_ps(hi[1], hi[3])};
+  const __m512 wlo[4] = {_mm512_sub_ps(lo[0], lo[2]), _mm512_add_ps(lo[1], lo[2]),
+                         _mm512_sub_ps(lo[2], lo[1]), _mm512_sub_ps(lo[1], lo[3])};
+  const __m512 whi[4] = {_mm512_sub_ps(hi[0], hi[2]), _mm512_add_ps(hi[1], hi[2]),
+                         _mm512_sub_ps(hi[2], hi[1]), _mm512_sub_ps(hi[1], hi[3])};
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __mmask16 m = lane_range(0, nt);
@@ -172,8 +172,10 @@ ALPHAX_AVX512 void input_segment(const float* plane, std::int64_t h, std::int64_
     const __m512 e = _mm512_permutex2var_ps(wlo[i], even, whi[i]);
     const __m512 o = _mm512_permutex2var_ps(wlo[i], odd, whi[i]);
     // Lane t of e1/o1 is lane t + 1 of e/o (lane 15 is never stored: nt <= 15).
-    const __m512 e1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(e), _mm512_castps_si512(e), 1));
-    const __m512 o1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(o), _mm512_castps_si512(o), 1));
+    const __m512 e1 =
+        _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(e), _mm512_castps_si512(e), 1));
+    const __m512 o1 =
+        _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(o), _mm512_castps_si512(o), 1));
     float* row = v + (i * 4) * pos_stride;
     _mm512_mask_storeu_ps(row, m, _mm512_sub_ps(e, e1));
     _mm512_mask_storeu_ps(row + pos_stride, m, _mm512_add_ps(o, e1));
@@ -346,8 +348,8 @@ ALPHAX_AVX512 void winograd_conv(const WinogradShape& s, const float* x, std::in
                                  const float* u, const float* bias, float* y, bool accumulate,
                                  const float* mask, float* scratch) {
   const std::int64_t ld = s.chunk_tiles;
-  float* v = scratch;                 // [16][cin][ld]
-  float* m = v + 16 * s.cin * ld;     // [16][kBlockRows][ld]
+  float* v = scratch;              // [16][cin][ld]
+  float* m = v + 16 * s.cin * ld;  // [16][kBlockRows][ld]
   const std::int64_t in_plane = s.in_h * s.in_w;
   const std::int64_t out_plane = s.out_h * s.out_w;
   const std::int64_t total = count * s.tiles();
@@ -364,9 +366,11 @@ ALPHAX_AVX512 void winograd_conv(const WinogradShape& s, const float* x, std::in
           const float* plane = x + (g.sample * s.cin + ci) * in_plane;
           float* out = v + ci * ld + g.t;
           if (relu) {
-            input_segment<true>(plane, s.in_h, s.in_w, 2 * g.ty - s.pad, 2 * g.tx - s.pad, g.nt, out, s.cin * ld);
+            input_segment<true>(plane, s.in_h, s.in_w, 2 * g.ty - s.pad, 2 * g.tx - s.pad, g.nt, out,
+                                s.cin * ld);
           } else {
-            input_segment<false>(plane, s.in_h, s.in_w, 2 * g.ty - s.pad, 2 * g.tx - s.pad, g.nt, out, s.cin * ld);
+            input_segment<false>(plane, s.in_h, s.in_w, 2 * g.ty - s.pad, 2 * g.tx - s.pad, g.nt, out,
+                                 s.cin * ld);
           }
         }
       }
@@ -374,7 +378,8 @@ ALPHAX_AVX512 void winograd_conv(const WinogradShape& s, const float* x, std::in
       // (possibly denormal) values; they are computed and dropped.
       if (n < vectors * 16) {
         for (std::int64_t row = 0; row < 16 * s.cin; ++row) {
-          _mm512_mask_storeu_ps(v + row * ld + (vectors - 1) * 16, lane_range(n % 16, 16), _mm512_setzero_ps());
+          _mm512_mask_storeu_ps(v + row * ld + (vectors - 1) * 16, lane_range(n % 16, 16),
+                                _mm512_setzero_ps());
         }
       }
     } else {

@@ -19,11 +19,11 @@ namespace alphax::tensor {
 
 /// \brief How a convolution is computed (results agree to float rounding).
 enum class ConvAlgorithm {
-  kAuto,    ///< kDirect where it applies and is faster (kernels larger than 1x1), otherwise kGemm
-  kGemm,    ///< im2col (a 1x1 convolution reads the input itself) and BLAS GEMM: every case
-  kDirect,  ///< AVX-512 kernels over a zero-padded copy (no im2col): float, padding < kernel size, at most
-            ///< 64 kernel taps, a CPU with AVX-512F (conv2d_direct_available); a strided convolution's dx
-            ///< still uses GEMM
+  kAuto,      ///< kDirect where it applies and is faster (kernels larger than 1x1), otherwise kGemm
+  kGemm,      ///< im2col (a 1x1 convolution reads the input itself) and BLAS GEMM: every case
+  kDirect,    ///< AVX-512 kernels over a zero-padded copy (no im2col): float, padding < kernel size, at most
+              ///< 64 kernel taps, a CPU with AVX-512F (conv2d_direct_available); a strided convolution's dx
+              ///< still uses GEMM
   kWinograd,  ///< Winograd F(2x2, 3x3) for the forward pass and dx (the weight gradient runs kDirect): float,
               ///< 3x3 kernel, stride 1, padding <= 2, a CPU with AVX-512F (conv2d_winograd_available)
 };
