@@ -56,8 +56,7 @@ class BatchNorm {
                                ctx.training ? moments : nullptr);
   }
 
-  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, GradMode mode,
-                RunContext& ctx) {
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, GradMode mode, RunContext& ctx) {
     auto gamma = ctx.store->value(params_.gamma);
     auto dgamma = ctx.store->grad(params_.gamma);
     auto dbeta = ctx.store->grad(params_.beta);
@@ -177,9 +176,7 @@ class BatchNormLayer final : public Layer {
 class PoolLayer final : public Layer {
  public:
   PoolLayer(bool max, const tensor::Pool2dParams& params) : max_(max), params_(params) {}
-  Shape output_shape(const Shape& input) const override {
-    return tensor::pool2d_output_shape(input, params_);
-  }
+  Shape output_shape(const Shape& input) const override { return tensor::pool2d_output_shape(input, params_); }
   std::int64_t flops(const Shape&) const override { return 0; }
   void forward(const Tensor& x, Tensor& y, RunContext&) override {
     if (max_) {
@@ -208,8 +205,7 @@ class GlobalAvgPoolLayer final : public Layer {
   Shape output_shape(const Shape& input) const override { return Shape{input[0], input[1]}; }
   std::int64_t flops(const Shape&) const override { return 0; }
   void forward(const Tensor& x, Tensor& y, RunContext&) override { tensor::global_avg_pool_forward(x, y); }
-  void backward(const Tensor&, const Tensor&, const Tensor& dy, Tensor* dx, GradMode mode,
-                RunContext&) override {
+  void backward(const Tensor&, const Tensor&, const Tensor& dy, Tensor* dx, GradMode mode, RunContext&) override {
     if (dx != nullptr) tensor::global_avg_pool_backward(dy, *dx, mode);
   }
 };
@@ -253,17 +249,15 @@ class ResidualReduction final : public Layer {
       : a_(store, name + ".conv_a", ConvBnOptions{in, out, 3, 2, true, false}),
         b_(store, name + ".conv_b", ConvBnOptions{out, out, 3, 1, true, false}),
         shortcut_shape_{out, in, 1, 1},
-        shortcut_(store.add(name + ".shortcut.conv.weight", shortcut_shape_, ParamInit::kKaimingNormal, in)) {
-  }
+        shortcut_(store.add(name + ".shortcut.conv.weight", shortcut_shape_, ParamInit::kKaimingNormal, in)) {}
 
   Shape output_shape(const Shape& input) const override {
     const Shape main = b_.output_shape(a_.output_shape(input));
     const Shape side = tensor::pool2d_output_shape(input, kShortcutPool);
     if (!(Shape{side[0], main[1], side[2], side[3]} == main)) {
-      throw std::invalid_argument("Network: the reduction block cannot halve an input of " +
-                                  input.to_string() + " (stride-2 conv gives " + main.to_string() +
-                                  ", the 2x2 pooled shortcut " + side.to_string() +
-                                  "); use input sizes divisible by 4");
+      throw std::invalid_argument("Network: the reduction block cannot halve an input of " + input.to_string() +
+                                  " (stride-2 conv gives " + main.to_string() + ", the 2x2 pooled shortcut " +
+                                  side.to_string() + "); use input sizes divisible by 4");
     }
     return main;
   }
@@ -293,8 +287,7 @@ class ResidualReduction final : public Layer {
     auto w = ctx.store->value(shortcut_);
     auto dw = ctx.store->grad(shortcut_);
     if (dx == nullptr) {
-      tensor::conv2d_backward(pooled_.get(), w, dy, nullptr, dw, nullptr, {}, *ctx.workspace,
-                              GradMode::kWrite);
+      tensor::conv2d_backward(pooled_.get(), w, dy, nullptr, dw, nullptr, {}, *ctx.workspace, GradMode::kWrite);
       return;
     }
     auto& dp = d_pooled_.shaped(pooled_.get().shape());
@@ -332,8 +325,8 @@ class Cell final : public Layer {
         const std::int64_t k = e.op == "nor_conv_3x3" ? 3 : 1;
         edge.conv = make_conv_bn(store, edge_name, ConvBnOptions{channels, channels, k, 1, true, false});
       } else {
-        throw std::invalid_argument("Network: edge op '" + e.op +
-                                    "' is not implemented; known ops: " + known_edge_ops());
+        throw std::invalid_argument("Network: edge op '" + e.op + "' is not implemented; known ops: " +
+                                    known_edge_ops());
       }
       nodes_[static_cast<std::size_t>(e.to)].in_edges.push_back(edges_.size());
       edges_.push_back(std::move(edge));
@@ -341,8 +334,7 @@ class Cell final : public Layer {
     for (std::size_t j = 0; j < n && j < spec.node_ops.size(); ++j) {
       const auto& op = spec.node_ops[j];
       if (op.empty() || op == "input" || op == "output") continue;
-      if (j == 0)
-        throw std::invalid_argument("Network: node 0 is the cell input and takes no op ('" + op + "')");
+      if (j == 0) throw std::invalid_argument("Network: node 0 is the cell input and takes no op ('" + op + "')");
       const std::string node_name = name + ".node" + std::to_string(j) + "." + op;
       if (op == "conv3x3-bn-relu" || op == "conv1x1-bn-relu") {
         const std::int64_t k = op == "conv3x3-bn-relu" ? 3 : 1;
@@ -350,8 +342,8 @@ class Cell final : public Layer {
       } else if (op == "maxpool3x3") {
         nodes_[j].op = make_pool(true, tensor::Pool2dParams{3, 1, 1});
       } else {
-        throw std::invalid_argument("Network: node op '" + op +
-                                    "' is not implemented; known node ops: " + known_node_ops());
+        throw std::invalid_argument("Network: node op '" + op + "' is not implemented; known node ops: " +
+                                    known_node_ops());
       }
     }
     outs_.resize(n, nullptr);
@@ -433,8 +425,7 @@ class Cell final : public Layer {
   const Tensor& edge_forward(Edge& edge, const Shape& shape, RunContext& ctx) {
     const Tensor& src = *outs_[static_cast<std::size_t>(edge.from)];
     switch (edge.kind) {
-      case EdgeKind::kSkip:
-        return src;
+      case EdgeKind::kSkip: return src;
       case EdgeKind::kAvgPool: {
         auto& o = edge.out.shaped(shape);
         tensor::avg_pool2d_forward(src, o, kPool3x3);
@@ -493,8 +484,7 @@ class Cell final : public Layer {
 
 }  // namespace
 
-std::unique_ptr<Layer> make_conv_bn(ParameterStore& store, const std::string& name,
-                                    const ConvBnOptions& options) {
+std::unique_ptr<Layer> make_conv_bn(ParameterStore& store, const std::string& name, const ConvBnOptions& options) {
   return std::make_unique<ConvBn>(store, name, options);
 }
 
