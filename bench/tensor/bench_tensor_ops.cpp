@@ -23,17 +23,19 @@ Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
   return t;
 }
 
-/// Args: cin, cout, hw, kernel, stride, algorithm (0 kAuto, 1 kGemm, 2 kDirect).
+/// Args: cin, cout, hw, kernel, stride, algorithm (0 kAuto, 1 kGemm, 2 kDirect, 3 kWinograd).
 void conv_args(benchmark::internal::Benchmark* b) {
   const std::vector<std::vector<std::int64_t>> shapes = {
       {16, 16, 28, 3, 1}, {16, 16, 28, 1, 1}, {1, 16, 28, 3, 1},  {16, 32, 28, 3, 2}, {32, 64, 14, 3, 2},
       {32, 32, 14, 3, 1}, {64, 64, 7, 3, 1},  {3, 32, 32, 3, 1},  {32, 64, 16, 3, 1}, {1, 32, 28, 3, 1},
       {32, 64, 14, 3, 1}, {64, 128, 7, 3, 1}, {16, 32, 14, 1, 1}, {32, 64, 7, 1, 1}};
   for (const auto& shape : shapes) {
-    for (std::int64_t algorithm : {1, 2}) {
-      if (algorithm == 2 && !conv2d_direct_available(Shape{1, shape[0], shape[2], shape[2]},
-                                                     Shape{shape[1], shape[0], shape[3], shape[3]},
-                                                     Conv2dParams{shape[4], shape[3] / 2})) {
+    const Shape input{1, shape[0], shape[2], shape[2]};
+    const Shape weight{shape[1], shape[0], shape[3], shape[3]};
+    const Conv2dParams params{shape[4], shape[3] / 2};
+    for (std::int64_t algorithm : {1, 2, 3}) {
+      if ((algorithm == 2 && !conv2d_direct_available(input, weight, params)) ||
+          (algorithm == 3 && !conv2d_winograd_available(input, weight, params))) {
         continue;
       }
       auto args = shape;

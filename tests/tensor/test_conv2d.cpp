@@ -209,6 +209,9 @@ TEST_P(Conv2dThreads, ResultIsBitwiseTheSameForAnyThreadCount) {
   if (algorithm == ConvAlgorithm::kDirect && !conv2d_direct_available(x.shape(), w.shape(), p)) {
     GTEST_SKIP() << "no AVX-512F";
   }
+  if (algorithm == ConvAlgorithm::kWinograd && !conv2d_winograd_available(x.shape(), w.shape(), p)) {
+    GTEST_SKIP() << "kWinograd needs stride 1 and AVX-512F";
+  }
   const int before = num_threads();
   auto run = [&](int threads) {
     set_num_threads(threads);
@@ -234,7 +237,7 @@ TEST_P(Conv2dThreads, ResultIsBitwiseTheSameForAnyThreadCount) {
 
 INSTANTIATE_TEST_SUITE_P(AlgorithmsAndStrides, Conv2dThreads,
                          ::testing::Combine(::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect,
-                                                              ConvAlgorithm::kAuto),
+                                                              ConvAlgorithm::kWinograd, ConvAlgorithm::kAuto),
                                             ::testing::Values(1, 2)));
 
 }  // namespace
@@ -401,6 +404,9 @@ TEST_P(Conv2dMoments, ForwardWritesThePlaneMomentsOfItsOutput) {
   if (GetParam() == ConvAlgorithm::kDirect && !conv2d_direct_available(x.shape(), w.shape(), p)) {
     GTEST_SKIP() << "no AVX-512F";
   }
+  if (GetParam() == ConvAlgorithm::kWinograd && !conv2d_winograd_available(x.shape(), w.shape(), p)) {
+    GTEST_SKIP() << "no AVX-512F";
+  }
   Tensor y(conv2d_output_shape(x.shape(), w.shape(), p));
   TensorD from_conv(plane_moments_shape(y.shape())), from_y(plane_moments_shape(y.shape()));
   Workspace<float> ws;
@@ -410,7 +416,171 @@ TEST_P(Conv2dMoments, ForwardWritesThePlaneMomentsOfItsOutput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, Conv2dMoments,
-                         ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect));
+                         ::testing::Values(ConvAlgorithm::kGemm, ConvAlgorithm::kDirect,
+                                           ConvAlgorithm::kWinograd));
+
+}  // namespace
+}  // namespace alphax::tensor
+
+namespace alphax::tensor {
+namespace {
+
+/// (N, Cin, Cout, H, W, padding): stride-1 3x3 float convolutions for Winograd F(2x2, 3x3), with odd
+/// sizes (partial output tiles), rows of more than one 15-tile segment, channel counts that leave
+/// partial register blocks, several samples per group and groups that span chunks.
+using WinogradCase = std::tuple<int, int, int, int, int, int>;
+
+/// Winograd's transforms add a few rounding steps per output (input transform: sums of up to 4
+/// inputs; kernel transform: sums of up to 9 weights times 1/4; output transform: a sum of 9 of the
+/// 16 products), so its float error is a small multiple of the direct sum's (F(2x2, 3x3) is the
+/// mildest Winograd tile; larger tiles grow it much faster). Measured on these cases: at most 6.5e-6
+/// relative (Cin = 64), so the direct kernels' 5e-5 still holds with an 8x margin.
+constexpr double kWinogradTolerance = 5e-5;
+
+class Conv2dWinograd : public ::testing::TestWithParam<WinogradCase> {
+ protected:
+  void SetUp() override {
+    if (!conv2d_winograd_available(input_shape(), weight_shape(), params())) {
+      GTEST_SKIP() << "this CPU has no AVX-512F: ConvAlgorithm::kWinograd does not apply";
+    }
+  }
+  [[nodiscard]] Shape input_shape() const {
+    const auto& [n, cin, cout, h, w, pad] = GetParam();
+    return Shape{n, cin, h, w};
+  }
+  [[nodiscard]] Shape weight_shape() const {
+    const auto& [n, cin, cout, h, w, pad] = GetParam();
+    return Shape{cout, cin, 3, 3};
+  }
+  [[nodiscard]] Conv2dParams params(ConvAlgorithm algorithm = ConvAlgorithm::kWinograd) const {
+    return {1, std::get<5>(GetParam()), algorithm};
+  }
+};
+
+TEST_P(Conv2dWinograd, ForwardMatchesReferenceLoops) {
+  const Tensor x = random_tensor<float>(input_shape(), 61);
+  const Tensor w = random_tensor<float>(weight_shape(), 62);
+  const Tensor b = random_tensor<float>(Shape{weight_shape()[0]}, 63);
+  Tensor y(conv2d_output_shape(x.shape(), w.shape(), params()));
+  Workspace<float> ws;
+  conv2d_forward(x, w, &b, y, params(), ws);
+  const TensorD bd = to_double(b);
+  const TensorD expected = reference_conv(to_double(x), to_double(w), &bd, 1, std::get<5>(GetParam()));
+  EXPECT_LT(testing::max_relative_difference(y, expected), kWinogradTolerance);
+}
+
+TEST_P(Conv2dWinograd, BackwardMatchesTheGradientCheckedDoublePath) {
+  const Tensor x = random_tensor<float>(input_shape(), 64);
+  const Tensor w = random_tensor<float>(weight_shape(), 65);
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), params());
+  const Tensor dy = random_tensor<float>(out, 66);
+  Workspace<float> ws;
+  Tensor dx(x.shape()), dw(w.shape()), db(Shape{w.dim(0)});
+  conv2d_backward(x, w, dy, &dx, dw, &db, params(), ws);
+  Workspace<double> wsd;
+  TensorD dxd(x.shape()), dwd(w.shape()), dbd(Shape{w.dim(0)});
+  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm),
+                  wsd);
+  EXPECT_LT(testing::max_relative_difference(dx, dxd), kWinogradTolerance);
+  EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);  // the direct kernels
+  EXPECT_LT(testing::max_relative_difference(db, dbd), 5e-5);
+}
+
+TEST_P(Conv2dWinograd, DxIsTheFiniteDifferenceOfTheForwardPass) {
+  // L(x) = sum(r * conv(x, w)) is linear in x, so a central difference with a step of 1 is exact up
+  // to rounding: it checks Winograd's dx against Winograd's own forward pass through the public op.
+  const Tensor x = random_tensor<float>(input_shape(), 67);
+  const Tensor w = random_tensor<float>(weight_shape(), 68);
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), params());
+  const Tensor r = random_tensor<float>(out, 69);
+  Workspace<float> ws;
+  Tensor dx(x.shape()), dw(w.shape());
+  conv2d_backward(x, w, r, &dx, dw, nullptr, params(), ws);
+  auto loss = [&](const Tensor& input) {
+    Tensor y(out);
+    conv2d_forward(input, w, nullptr, y, params(), ws);
+    double s = 0.0;
+    for (std::int64_t i = 0; i < y.size(); ++i) s += static_cast<double>(y[i]) * r[i];
+    return s;
+  };
+  Tensor probe = x.clone();
+  for (std::int64_t i = 0; i < x.size(); i += std::max<std::int64_t>(1, x.size() / 13)) {
+    const float keep = probe[i];
+    probe[i] = keep + 1.0f;
+    const double up = loss(probe);
+    probe[i] = keep - 1.0f;
+    const double down = loss(probe);
+    probe[i] = keep;
+    // Only the outputs of the (at most 4) tiles that read x[i] differ between up and down; the others
+    // are bitwise equal and cancel (up to double rounding), so the difference carries the float
+    // rounding of a few dozen outputs per output channel.
+    EXPECT_NEAR((up - down) / 2.0, dx[i], 1e-4 * (1.0 + std::abs(dx[i]))) << "x[" << i << "]";
+  }
+}
+
+TEST_P(Conv2dWinograd, FusedInputReluAndAddModeMatchTheDoublePath) {
+  const Tensor x = random_tensor<float>(input_shape(), 70);
+  const Tensor w = random_tensor<float>(weight_shape(), 71);
+  Conv2dParams p = params();
+  p.input_activation = Activation::kRelu;
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  const Tensor dy = random_tensor<float>(out, 72);
+  Workspace<float> ws;
+  Tensor y(out), dw(w.shape());
+  Tensor dx = random_tensor<float>(x.shape(), 73);
+  const Tensor dx0 = dx.clone();
+  conv2d_forward(x, w, nullptr, y, p, ws);
+  conv2d_backward(x, w, dy, &dx, dw, nullptr, p, ws, GradMode::kAdd);
+  Conv2dParams pd = p;
+  pd.algorithm = ConvAlgorithm::kGemm;
+  Workspace<double> wsd;
+  TensorD yd(out), dwd(w.shape());
+  TensorD dxd = to_double(dx0);
+  conv2d_forward(to_double(x), to_double(w), nullptr, yd, pd, wsd);
+  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, nullptr, pd, wsd, GradMode::kAdd);
+  EXPECT_LT(testing::max_relative_difference(y, yd), kWinogradTolerance);
+  EXPECT_LT(testing::max_relative_difference(dx, dxd), kWinogradTolerance);
+  EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(ShapesAndBlocks, Conv2dWinograd,
+                         ::testing::Values(WinogradCase{3, 2, 4, 6, 5, 1}, WinogradCase{2, 3, 11, 9, 17, 1},
+                                           WinogradCase{5, 16, 16, 8, 8, 1}, WinogradCase{2, 5, 9, 7, 7, 0},
+                                           WinogradCase{2, 4, 6, 6, 6, 2}, WinogradCase{2, 3, 17, 33, 35, 1},
+                                           WinogradCase{7, 32, 16, 14, 14, 1},
+                                           WinogradCase{20, 16, 32, 7, 7, 1},
+                                           WinogradCase{3, 1, 16, 28, 28, 1},
+                                           WinogradCase{2, 64, 64, 5, 4, 1}, WinogradCase{2, 3, 5, 1, 1, 2},
+                                           WinogradCase{3, 8, 24, 3, 30, 1}));
+
+TEST(Conv2d, WinogradAlgorithmRefusesWhatItCannotRun) {
+  const Tensor x(Shape{2, 3, 8, 8});
+  Workspace<float> ws;
+  const Tensor w5(Shape{4, 3, 5, 5});
+  Tensor y5(Shape{2, 4, 8, 8});
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_forward(x, w5, nullptr, y5, {1, 2, ConvAlgorithm::kWinograd}, ws);
+      },
+      "conv2d_forward: ConvAlgorithm::kWinograd needs float tensors, a 3x3 kernel, stride 1");
+  const Tensor w(Shape{4, 3, 3, 3});
+  Tensor y2(Shape{2, 4, 4, 4});
+  Tensor dw(w.shape());
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_backward(x, w, y2, nullptr, dw, nullptr, {2, 1, ConvAlgorithm::kWinograd}, ws);
+      },
+      "conv2d_backward: ConvAlgorithm::kWinograd");
+  const TensorD xd(Shape{2, 3, 8, 8});
+  const TensorD wd(Shape{4, 3, 3, 3});
+  TensorD yd(Shape{2, 4, 8, 8});
+  Workspace<double> wsd;
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_forward(xd, wd, nullptr, yd, {1, 1, ConvAlgorithm::kWinograd}, wsd);
+      },
+      "ConvAlgorithm::kWinograd needs float tensors");
+}
 
 }  // namespace
 }  // namespace alphax::tensor

@@ -11,6 +11,7 @@
 #include "blas.hpp"
 #include "check.hpp"
 #include "direct_conv.hpp"
+#include "winograd.hpp"
 
 namespace alphax::tensor {
 namespace {
@@ -582,29 +583,63 @@ void flip_phase_weights(const ConvGeometry& g, const DirectPlan& p, const float*
   }
 }
 
-/// Writes (or adds) phase `ph`'s output into one sample's dx [Cin, H, W], masked by x > 0 when the
-/// input ReLU is fused; out is the phase output, wide [cin][qv] or channels-last [pixel][cin].
-void scatter_phase(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
-                   const float* x_n, float* dx_n, GradMode mode) {
+/// scatter_phase with the case (no taps, fused ReLU, accumulate) fixed at compile time.
+template <bool kEmpty, bool kRelu, bool kAdd>
+void scatter_phase_rows(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out,
+                        bool cl, const float* x_n, float* dx_n) {
   const std::int64_t s = g.stride;
-  const bool empty = ph.shape.kh * ph.shape.kw == 0;
   const std::int64_t i0 = std::max<std::int64_t>(0, (g.pad - ph.a + s - 1) / s);
   const std::int64_t j0 = std::max<std::int64_t>(0, (g.pad - ph.b + s - 1) / s);
   const std::int64_t channel_stride = cl ? 1 : p.trans.qv;
   const std::int64_t row_stride = cl ? p.trans.out_w * g.cin : p.trans.row;
   const std::int64_t col_stride = cl ? g.cin : 1;
+  const std::int64_t j1 = (g.w + g.pad - ph.b + s - 1) / s;  // columns j with s*j + b - pad < W
   for (std::int64_t ci = 0; ci < g.cin; ++ci) {
     for (std::int64_t i = i0; s * i + ph.a - g.pad < g.h; ++i) {
       const std::int64_t y = s * i + ph.a - g.pad;
-      const float* src = out + ci * channel_stride + (i + p.row_shift) * row_stride;
-      const std::int64_t at = (ci * g.h + y) * g.w;
-      for (std::int64_t j = j0; s * j + ph.b - g.pad < g.w; ++j) {
-        const std::int64_t xx = s * j + ph.b - g.pad;
-        float v = empty ? 0.0f : src[(j + p.col_shift) * col_stride];
-        if (g.relu && !(x_n[at + xx] > 0.0f)) v = 0.0f;
-        detail::store(dx_n[at + xx], v, mode);
+      const float* src =
+          out + ci * channel_stride + (i + p.row_shift) * row_stride + p.col_shift * col_stride;
+      const std::int64_t at = (ci * g.h + y) * g.w + ph.b - g.pad;
+      // Both operands loaded before the select: a branch on the ReLU mask mispredicts half the time.
+      for (std::int64_t j = j0; j < j1; ++j) {
+        float v = 0.0f;
+        if constexpr (!kEmpty) v = src[j * col_stride];
+        if constexpr (kRelu) {
+          const float in = x_n[at + s * j];
+          v = in > 0.0f ? v : 0.0f;
+        }
+        if constexpr (kAdd) {
+          dx_n[at + s * j] += v;
+        } else {
+          dx_n[at + s * j] = v;
+        }
       }
     }
+  }
+}
+
+template <bool kEmpty, bool kRelu>
+void scatter_phase_mode(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out,
+                        bool cl, const float* x_n, float* dx_n, GradMode mode) {
+  if (mode == GradMode::kAdd) {
+    scatter_phase_rows<kEmpty, kRelu, true>(g, p, ph, out, cl, x_n, dx_n);
+  } else {
+    scatter_phase_rows<kEmpty, kRelu, false>(g, p, ph, out, cl, x_n, dx_n);
+  }
+}
+
+/// Writes (or adds) phase `ph`'s output into one sample's dx [Cin, H, W], masked by x > 0 when the
+/// input ReLU is fused; out is the phase output, wide [cin][qv] or channels-last [pixel][cin].
+void scatter_phase(const ConvGeometry& g, const DirectPlan& p, const DxPhase& ph, const float* out, bool cl,
+                   const float* x_n, float* dx_n, GradMode mode) {
+  const bool empty = ph.shape.kh * ph.shape.kw == 0;
+  if (empty) {
+    // No tap reaches this phase: its dx is zero (kWrite) or unchanged (kAdd).
+    if (mode == GradMode::kWrite) scatter_phase_rows<true, false, false>(g, p, ph, out, cl, x_n, dx_n);
+  } else if (g.relu) {
+    scatter_phase_mode<false, true>(g, p, ph, out, cl, x_n, dx_n, mode);
+  } else {
+    scatter_phase_mode<false, false>(g, p, ph, out, cl, x_n, dx_n, mode);
   }
 }
 
@@ -738,6 +773,89 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
   }
 }
 
+// ---- Winograd path (float, AVX-512, stride-1 3x3) ----
+
+bool winograd_applies(const ConvGeometry& g) {
+  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad <= 2 && detail::winograd_supported() &&
+         direct_applies(g);
+}
+
+/// Whether a T convolution runs Winograd (forward pass and dx); throws when kWinograd is asked for and
+/// cannot run. kAuto never picks it. Measured (2 threads, batch 128, bench_tensor_ops minimum of 3):
+/// the forward pass alone is faster at 28x28 and 14x14 (16->16: 2.11 against 2.48 ms, 32->32: 2.03
+/// against 2.24 ms), equal at 7x7 (2.30 against 2.32 ms: the 2x2 tiles waste 23 % of the GEMM), and
+/// the whole backward with Winograd dx is no faster (5.64 against 5.47 ms at 16->16, 28x28), because
+/// the direct backward reads each padded input and output gradient once for dx and dW together.
+/// Inside the NB201 training step the forward gain vanished (alphax_train_throughput, old and new
+/// binaries alternating: 743/723/733/728 against 747/713/707/722 img/s): the input and output
+/// transforms read and write the activations from memory and cost as much as the 16 GEMMs they save
+/// multiplications for.
+template <typename T>
+bool use_winograd(const char* where, const ConvGeometry& g, ConvAlgorithm algorithm) {
+  if (algorithm != ConvAlgorithm::kWinograd) return false;
+  if (!std::is_same_v<T, float> || !winograd_applies(g)) {
+    detail::fail(
+        where,
+        "ConvAlgorithm::kWinograd needs float tensors, a 3x3 kernel, stride 1, padding <= 2 and a CPU "
+        "with AVX-512F (conv2d_winograd_available); use ConvAlgorithm::kAuto, kDirect or kGemm");
+  }
+  return true;
+}
+
+/// The Winograd shapes of y = conv(x, W) and of dx = conv(dy, flipped W^T) (padding 2 - pad).
+detail::WinogradShape winograd_forward_shape(const ConvGeometry& g) {
+  return detail::make_winograd_shape(g.cin, g.h, g.w, g.cout, g.pad);
+}
+detail::WinogradShape winograd_dx_shape(const ConvGeometry& g) {
+  return detail::make_winograd_shape(g.cout, g.oh, g.ow, g.cin, 2 - g.pad);
+}
+
+std::size_t winograd_total(const detail::WinogradShape& s, int threads) {
+  return s.weight_size() + static_cast<std::size_t>(threads) * s.scratch_size();
+}
+
+/// out = conv over all samples, groups of s.group samples in parallel (the transformed kernel u
+/// first in ws, then one scratch slice per thread); with `moments`, each group's plane moments while
+/// its output is in cache.
+void winograd_run(const ConvGeometry& g, const detail::WinogradShape& s, const float* in, bool relu,
+                  const float* bias, float* out, bool accumulate, const float* mask, float* ws, int threads,
+                  double* moments) {
+  const float* u = ws;
+  const std::int64_t in_size = s.cin * s.in_h * s.in_w;
+  const std::int64_t out_size = s.cout * s.out_h * s.out_w;
+  const std::int64_t groups = (g.n + s.group - 1) / s.group;
+#pragma omp parallel num_threads(threads)
+  {
+    float* scratch = ws + s.weight_size() + static_cast<std::size_t>(omp_get_thread_num()) * s.scratch_size();
+#pragma omp for schedule(static)
+    for (std::int64_t q = 0; q < groups; ++q) {
+      const std::int64_t n0 = q * s.group;
+      const std::int64_t count = std::min(s.group, g.n - n0);
+      detail::winograd_conv(s, in + n0 * in_size, count, relu, u, bias, out + n0 * out_size, accumulate,
+                            mask != nullptr ? mask + n0 * out_size : nullptr, scratch);
+      write_moments(g, out, n0, count, moments);
+    }
+  }
+}
+
+void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y,
+                      Workspace<float>& workspace, int threads, double* moments) {
+  const detail::WinogradShape s = winograd_forward_shape(g);
+  float* ws = workspace.reserve(winograd_total(s, threads));
+  detail::winograd_weights(s, w, false, ws);
+  winograd_run(g, s, x, g.relu, bias, y, false, nullptr, ws, threads, moments);
+}
+
+/// dx (+)= conv(dy, flipped W^T), masked by x > 0 when the input ReLU is fused.
+void winograd_dx(const ConvGeometry& g, const float* x, const float* w, const float* dy, float* dx,
+                 GradMode mode, Workspace<float>& workspace, int threads) {
+  const detail::WinogradShape s = winograd_dx_shape(g);
+  float* ws = workspace.reserve(winograd_total(s, threads));
+  detail::winograd_weights(s, w, true, ws);
+  winograd_run(g, s, dy, false, nullptr, dx, mode == GradMode::kAdd, g.relu ? x : nullptr, ws, threads,
+               nullptr);
+}
+
 }  // namespace
 
 std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const Conv2dParams& params,
@@ -749,7 +867,15 @@ std::size_t conv2d_workspace_size(const Shape& input, const Shape& weight, const
     const DirectPlan p = make_direct_plan(g);
     size = std::max({size, p.forward_total(used), p.backward_total(used)});
   }
+  if (params.algorithm == ConvAlgorithm::kWinograd && winograd_applies(g)) {
+    size = std::max(
+        {size, winograd_total(winograd_forward_shape(g), used), winograd_total(winograd_dx_shape(g), used)});
+  }
   return size;
+}
+
+bool conv2d_winograd_available(const Shape& input, const Shape& weight, const Conv2dParams& params) {
+  return winograd_applies(geometry("conv2d_winograd_available", input, weight, params));
 }
 
 bool conv2d_direct_available(const Shape& input, const Shape& weight, const Conv2dParams& params) {
@@ -896,6 +1022,11 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
   double* moments_out = moments != nullptr ? moments->data() : nullptr;
   const int threads = thread_count(g);
   if constexpr (std::is_same_v<T, float>) {
+    if (use_winograd<T>(kWhere, g, params.algorithm)) {
+      winograd_forward(g, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
+                       workspace, threads, moments_out);
+      return;
+    }
     if (use_direct<T>(kWhere, g, params.algorithm)) {
       const DirectPlan p = make_direct_plan(g);
       direct_forward(g, p, x.data(), weight.data(), bias != nullptr ? bias->data() : nullptr, y.data(),
@@ -903,6 +1034,7 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
       return;
     }
   } else {
+    (void)use_winograd<T>(kWhere, g, params.algorithm);
     (void)use_direct<T>(kWhere, g, params.algorithm);
   }
   detail::ensure_blas_single_threaded();
@@ -927,6 +1059,16 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
   check_bias(kWhere, "bias gradient", dbias, g.cout);
   const int threads = thread_count(g);
   if constexpr (std::is_same_v<T, float>) {
+    if (use_winograd<T>(kWhere, g, params.algorithm)) {
+      // The weight gradient by the direct kernels, then dx by Winograd.
+      const DirectPlan p = make_direct_plan(g);
+      direct_backward(g, p, x.data(), weight.data(), dy.data(), nullptr, dweight.data(),
+                      dbias != nullptr ? dbias->data() : nullptr, mode,
+                      workspace.reserve(p.backward_total(threads)), threads);
+      if (dx != nullptr)
+        winograd_dx(g, x.data(), weight.data(), dy.data(), dx->data(), mode, workspace, threads);
+      return;
+    }
     if (use_direct<T>(kWhere, g, params.algorithm)) {
       const DirectPlan p = make_direct_plan(g);
       const bool dx_here = dx != nullptr && direct_dx(g);
@@ -940,6 +1082,7 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
       return;
     }
   } else {
+    (void)use_winograd<T>(kWhere, g, params.algorithm);
     (void)use_direct<T>(kWhere, g, params.algorithm);
   }
   gemm_backward(g, x.data(), weight.data(), dy.data(), dx != nullptr ? dx->data() : nullptr, dweight.data(),

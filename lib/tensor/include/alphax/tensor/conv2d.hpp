@@ -5,7 +5,8 @@
 /// Shapes: x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout], y [N, Cout, OH, OW] with
 /// OH = (H + 2*padding - KH) / stride + 1. Samples run in parallel over OpenMP threads. Two
 /// algorithms (ConvAlgorithm): im2col + single-threaded BLAS GEMM for every case, and for float
-/// convolutions on AVX-512 CPUs direct kernels that read a zero-padded copy of each sample.
+/// convolutions on AVX-512 CPUs direct kernels that read a zero-padded copy of each sample and
+/// Winograd F(2x2, 3x3) for stride-1 3x3 kernels.
 /// Results are bitwise the same for every number of threads.
 #include <cstddef>
 #include <cstdint>
@@ -18,11 +19,13 @@ namespace alphax::tensor {
 
 /// \brief How a convolution is computed (results agree to float rounding).
 enum class ConvAlgorithm {
-  kAuto,    ///< kDirect where it applies and is faster (kernels larger than 1x1), otherwise kGemm
-  kGemm,    ///< im2col (a 1x1 convolution reads the input itself) and BLAS GEMM: every case
-  kDirect,  ///< AVX-512 kernels over a zero-padded copy (no im2col): float, padding < kernel size, at most
-            ///< 64 kernel taps, a CPU with AVX-512F (conv2d_direct_available); a strided convolution's dx
-            ///< still uses GEMM
+  kAuto,      ///< kDirect where it applies and is faster (kernels larger than 1x1), otherwise kGemm
+  kGemm,      ///< im2col (a 1x1 convolution reads the input itself) and BLAS GEMM: every case
+  kDirect,    ///< AVX-512 kernels over a zero-padded copy (no im2col): float, padding < kernel size, at most
+              ///< 64 kernel taps, a CPU with AVX-512F (conv2d_direct_available); a strided convolution's dx
+              ///< still uses GEMM
+  kWinograd,  ///< Winograd F(2x2, 3x3) for the forward pass and dx (the weight gradient runs kDirect): float,
+              ///< 3x3 kernel, stride 1, padding <= 2, a CPU with AVX-512F (conv2d_winograd_available)
 };
 
 /// \brief Stride and zero padding of a convolution (the kernel size comes from the weight's shape).
@@ -38,6 +41,10 @@ struct Conv2dParams {
 /// \brief True when ConvAlgorithm::kDirect applies to a float convolution of these shapes on this CPU.
 [[nodiscard]] bool conv2d_direct_available(const Shape& input, const Shape& weight,
                                            const Conv2dParams& params);
+
+/// \brief True when ConvAlgorithm::kWinograd applies to a float convolution of these shapes on this CPU.
+[[nodiscard]] bool conv2d_winograd_available(const Shape& input, const Shape& weight,
+                                             const Conv2dParams& params);
 
 /// \brief The output shape [N, Cout, OH, OW]; throws std::invalid_argument naming the mismatch.
 [[nodiscard]] Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& params);
