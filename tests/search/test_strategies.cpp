@@ -528,5 +528,30 @@ TEST(RegularizedEvolution, MutatesTheTournamentWinnerAndAgesOutTheOldest) {
   }
 }
 
+/// Evaluates classes of `space` with regularized evolution through a driver that gives up after
+/// 300 free re-proposals in a row; returns how many classes were evaluated before it gave up.
+std::uint64_t classes_reached(const SearchSpace& space, std::int32_t stall_limit) {
+  SyntheticEvaluator evaluator(space, 5);
+  RegularizedEvolution evolution(space, {8, 4, stall_limit}, 11);
+  SearchDriver driver(space, evolution);
+  driver.set_max_free_proposals(300);
+  try {
+    while (driver.unique_samples() < 64) {
+      const auto p = driver.next();
+      driver.complete(p, evaluator.evaluate(space, p.genome));
+    }
+  } catch (const std::runtime_error&) {
+  }
+  return driver.unique_samples();
+}
+
+TEST(RegularizedEvolution, ConvergedPopulationFallsBackToUniformDrawsInsteadOfStalling) {
+  // 64 classes: the population converges and its mutants are all known long before the space is
+  // exhausted. Without the fallback the driver gives up early; with it every class is reached.
+  const auto space = space_from("{name: categorical, choices: [2, 2, 2, 2, 2, 2]}");
+  EXPECT_LT(classes_reached(*space, 0), 64u);
+  EXPECT_EQ(classes_reached(*space, 20), 64u);
+}
+
 }  // namespace
 }  // namespace alphax::search

@@ -51,8 +51,10 @@ RegularizedEvolution::RegularizedEvolution(const SearchSpace& space, EvolutionCo
 Proposal RegularizedEvolution::propose() {
   Proposal p;
   p.id = next_id_++;
-  if (proposed_random_ < static_cast<std::uint64_t>(config_.population) || population_.empty()) {
-    ++proposed_random_;
+  const bool stalled = config_.stall_limit > 0 && since_dispatch_ >= static_cast<std::uint64_t>(config_.stall_limit);
+  ++since_dispatch_;
+  if (proposed_random_ < static_cast<std::uint64_t>(config_.population) || population_.empty() || stalled) {
+    if (!stalled) ++proposed_random_;
     p.genome = space_->sample(rng_);
     return p;
   }
@@ -72,7 +74,7 @@ Proposal RegularizedEvolution::propose() {
   return p;
 }
 
-void RegularizedEvolution::on_dispatch(const Proposal& /*proposal*/) {}
+void RegularizedEvolution::on_dispatch(const Proposal& /*proposal*/) { since_dispatch_ = 0; }
 
 void RegularizedEvolution::on_result(const Proposal& proposal, const EvalResult& result) {
   const double fitness = reward_of(result, worst_);
@@ -83,7 +85,7 @@ void RegularizedEvolution::on_result(const Proposal& proposal, const EvalResult&
 
 void RegularizedEvolution::save(StateArchive& archive) const {
   archive.put("strategy", std::string("evolution"));
-  archive.put("counters", std::vector<std::uint64_t>{next_id_, proposed_random_});
+  archive.put("counters", std::vector<std::uint64_t>{next_id_, proposed_random_, since_dispatch_});
   std::vector<Genome> genomes;
   std::vector<double> fitness;
   for (const auto& m : population_) {
@@ -102,6 +104,7 @@ void RegularizedEvolution::load(const StateArchive& archive) {
   const auto& counters = archive.uints("counters");
   next_id_ = counters.at(0);
   proposed_random_ = counters.at(1);
+  since_dispatch_ = counters.size() > 2 ? counters[2] : 0;  // archives before stall_limit lack it
   const auto genomes = detail::get_genomes(archive, "population");
   const auto& fitness = archive.doubles("fitness");
   population_.clear();

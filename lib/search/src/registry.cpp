@@ -71,6 +71,7 @@ std::unique_ptr<SearchStrategy> make_strategy(const YAML::Node& strategy_node, c
     EvolutionConfig c;
     c.population = r.get_int("population", c.population, 1);
     c.tournament = r.get_int("tournament", c.tournament, 1);
+    c.stall_limit = r.get_int("stall_limit", c.stall_limit, 0);
     if (c.tournament > c.population)
       throw std::invalid_argument("strategy.tournament: must not exceed strategy.population");
     strategy = std::make_unique<RegularizedEvolution>(space, c, seed);

@@ -48,10 +48,16 @@ class RandomSearch final : public SearchStrategy {
 struct EvolutionConfig {
   std::int32_t population = 50;
   std::int32_t tournament = 10;
+  /// \brief After this many proposals in a row that were all known classes (answered from the
+  /// driver's cache, never dispatched), the next proposal is a uniform draw instead of a mutant: a
+  /// converged population whose mutants are all known would otherwise re-propose them forever
+  /// although the space has unseen classes. 0: off.
+  std::int32_t stall_limit = 1000;
 };
 
 /// \brief Regularized evolution: random until `population` results are in, then the best of a
-/// random tournament is mutated; the oldest member dies.
+/// random tournament is mutated; the oldest member dies. A uniform draw replaces the mutant after
+/// `stall_limit` known classes in a row.
 class RegularizedEvolution final : public SearchStrategy {
  public:
   RegularizedEvolution(const SearchSpace& space, EvolutionConfig config, std::uint64_t seed);
@@ -72,6 +78,7 @@ class RegularizedEvolution final : public SearchStrategy {
   Rng rng_;
   std::uint64_t next_id_ = 0;
   std::uint64_t proposed_random_ = 0;
+  std::uint64_t since_dispatch_ = 0;  ///< proposals since the last one dispatched (stall_limit)
   std::vector<Member> population_;  ///< oldest first
   double worst_ = 0.0;
 };
