@@ -217,15 +217,33 @@ void Predictor::train() {
   ++trainings_;
 }
 
-Estimate Predictor::predict(const std::vector<float>& x) const {
+std::vector<double> Predictor::prior_outputs(const std::vector<float>& x) const {
+  if (x.size() != input_size_)
+    throw std::invalid_argument("Predictor::prior_outputs: encoding of size " + std::to_string(x.size()) +
+                                ", expected " + std::to_string(input_size_));
+  std::vector<double> priors;
+  std::vector<double> h1, h2;
+  for (const auto& net : nets_)
+    if (!net.prior.empty()) priors.push_back(forward_weights(net.prior, x.data(), h1, h2));
+  return priors;
+}
+
+Estimate Predictor::predict(const std::vector<float>& x) const { return predict(x, prior_outputs(x)); }
+
+Estimate Predictor::predict(const std::vector<float>& x, const std::vector<double>& priors) const {
   if (x.size() != input_size_)
     throw std::invalid_argument("Predictor::predict: encoding of size " + std::to_string(x.size()) + ", expected " +
                                 std::to_string(input_size_));
+  if (priors.size() != (config_.prior_scale > 0.0 ? nets_.size() : 0))
+    throw std::invalid_argument("Predictor::predict: " + std::to_string(priors.size()) +
+                                " prior outputs; pass prior_outputs(x) of this predictor");
   if (trainings_ == 0) return {y_mean_, 0.0};
   std::vector<double> h1, h2;
   double sum = 0.0, sum_sq = 0.0;
-  for (const auto& net : nets_) {
-    const double z = forward(net, x.data(), h1, h2);
+  for (std::size_t e = 0; e < nets_.size(); ++e) {
+    // The same sum as forward(): the trained net plus the member's fixed prior.
+    const double out = forward_weights(nets_[e].w, x.data(), h1, h2);
+    const double z = priors.empty() ? out : out + config_.prior_scale * priors[e];
     sum += z;
     sum_sq += z * z;
   }

@@ -51,6 +51,11 @@ class Predictor {
   void train();
   /// \brief Ensemble mean and spread at `x` (mean of the data when untrained).
   Estimate predict(const std::vector<float>& x) const;
+  /// \brief The output of each member's fixed prior net at `x` (empty when prior_scale is 0).
+  /// It never changes, so callers that score the same encoding often can keep it.
+  std::vector<double> prior_outputs(const std::vector<float>& x) const;
+  /// \brief predict(x) with prior_outputs(x) given (bit-identical to predict(x)).
+  Estimate predict(const std::vector<float>& x, const std::vector<double>& priors) const;
   /// \brief The prediction of ensemble member `member` alone, in objective units.
   double predict_member(const std::vector<float>& x, std::size_t member) const;
   std::size_t ensemble_size() const { return nets_.size(); }
