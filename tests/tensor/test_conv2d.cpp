@@ -584,3 +584,108 @@ TEST(Conv2d, WinogradAlgorithmRefusesWhatItCannotRun) {
 
 }  // namespace
 }  // namespace alphax::tensor
+
+namespace alphax::tensor {
+namespace {
+
+/// (algorithm, stride, cin, cout, kernel, batch norm's fused ReLU, the convolution's input ReLU,
+/// kAdd into dx): a convolution followed by batch norm.
+using BnGradCase = std::tuple<ConvAlgorithm, int, int, int, int, bool, bool, bool>;
+
+class Conv2dBatchNormGrad : public ::testing::TestWithParam<BnGradCase> {};
+
+template <Scalar T>
+void expect_bitwise_equal(const BasicTensor<T>& a, const BasicTensor<T>& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (std::int64_t i = 0; i < a.size(); ++i) ASSERT_TRUE(a[i] == b[i]) << what << "[" << i << "]";
+}
+
+/// conv2d_backward(dy, BatchNormGrad from batch_norm_backward_map) against batch_norm_backward then
+/// conv2d_backward on its dx: every gradient bit for bit, on the direct kernels (where the map is
+/// applied per sample inside the convolution) and on the paths that form the whole gradient first.
+template <Scalar T>
+void check_batch_norm_grad(const BnGradCase& c) {
+  const auto [algorithm, stride, cin, cout, kernel, bn_relu, input_relu, add] = c;
+  const Conv2dParams p{stride, kernel / 2, algorithm, input_relu ? Activation::kRelu : Activation::kNone};
+  const BasicTensor<T> x = random_tensor<T>(Shape{5, cin, 9, 10}, 81);
+  const BasicTensor<T> w = random_tensor<T>(Shape{cout, cin, kernel, kernel}, 82);
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  Workspace<T> ws;
+  BasicTensor<T> conv(out), y(out);
+  conv2d_forward(x, w, nullptr, conv, p, ws);
+  const BasicTensor<T> gamma = random_tensor<T>(Shape{cout}, 83);
+  const BasicTensor<T> beta = random_tensor<T>(Shape{cout}, 84);
+  BasicTensor<T> rmean(Shape{cout}), rvar(Shape{cout}), smean(Shape{cout}), sinv(Shape{cout});
+  const BatchNormParams bp{.activation = bn_relu ? Activation::kRelu : Activation::kNone};
+  batch_norm_forward(conv, y, &gamma, &beta, rmean, rvar, smean, sinv, bp);
+  const BasicTensor<T> dy = random_tensor<T>(out, 85);
+  const GradMode mode = add ? GradMode::kAdd : GradMode::kWrite;
+
+  BasicTensor<T> dc(out), dg(Shape{cout}), db(Shape{cout}), dw(w.shape());
+  BasicTensor<T> dx = random_tensor<T>(x.shape(), 86);
+  batch_norm_backward(conv, y, dy, &gamma, smean, sinv, dc, &dg, &db, bp);
+  conv2d_backward(x, w, dc, &dx, dw, nullptr, p, ws, mode);
+
+  BasicTensor<T> map(Shape{cout, 4}), dg2(Shape{cout}), db2(Shape{cout}), dw2(w.shape());
+  BasicTensor<T> dx2 = random_tensor<T>(x.shape(), 86);
+  batch_norm_backward_map(conv, y, dy, &gamma, smean, sinv, map, &dg2, &db2, bp);
+  const BatchNormGrad<T> bn{&map, &conv, bn_relu ? &y : nullptr};
+  conv2d_backward(x, w, dy, &dx2, dw2, nullptr, p, ws, mode, &bn);
+
+  expect_bitwise_equal(dg2, dg, "dgamma");
+  expect_bitwise_equal(db2, db, "dbeta");
+  expect_bitwise_equal(dw2, dw, "dweight");
+  expect_bitwise_equal(dx2, dx, "dx");
+}
+
+TEST_P(Conv2dBatchNormGrad, EqualsBatchNormBackwardThenConvolutionBackwardBitwise) {
+  const auto c = GetParam();
+  const auto [algorithm, stride, cin, cout, kernel, bn_relu, input_relu, add] = c;
+  const Conv2dParams p{stride, kernel / 2, algorithm};
+  const Shape in{5, cin, 9, 10}, wshape{cout, cin, kernel, kernel};
+  if ((algorithm == ConvAlgorithm::kDirect && !conv2d_direct_available(in, wshape, p)) ||
+      (algorithm == ConvAlgorithm::kWinograd && !conv2d_winograd_available(in, wshape, p))) {
+    GTEST_SKIP() << "no AVX-512F";
+  }
+  check_batch_norm_grad<float>(c);
+  if (algorithm == ConvAlgorithm::kGemm) check_batch_norm_grad<double>(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PathsAndMasks, Conv2dBatchNormGrad,
+    ::testing::Values(
+        // direct kernels, map applied per sample: wide (< 32 outputs), channels-last, strided (phase dx)
+        BnGradCase{ConvAlgorithm::kDirect, 1, 16, 16, 3, false, true, false},
+        BnGradCase{ConvAlgorithm::kDirect, 1, 16, 32, 3, true, false, true},
+        BnGradCase{ConvAlgorithm::kDirect, 2, 16, 32, 3, false, true, true},
+        BnGradCase{ConvAlgorithm::kAuto, 1, 3, 5, 3, true, true, false},
+        // the whole output gradient formed first: GEMM (float and double), 1x1 under kAuto, Winograd
+        BnGradCase{ConvAlgorithm::kGemm, 1, 4, 6, 3, true, false, true},
+        BnGradCase{ConvAlgorithm::kGemm, 2, 4, 6, 3, false, true, false},
+        BnGradCase{ConvAlgorithm::kAuto, 1, 8, 8, 1, false, false, false},
+        BnGradCase{ConvAlgorithm::kWinograd, 1, 16, 16, 3, false, true, false}));
+
+TEST(Conv2d, BatchNormGradRejectsABiasGradientAndWrongShapes) {
+  const Tensor x = random_tensor<float>(Shape{2, 3, 6, 6}, 91);
+  const Tensor w = random_tensor<float>(Shape{4, 3, 3, 3}, 92);
+  const Tensor dy = random_tensor<float>(Shape{2, 4, 6, 6}, 93);
+  Tensor dw(w.shape()), db(Shape{4});
+  Tensor map(Shape{4, 4});
+  Workspace<float> ws;
+  const BatchNormGrad<float> bn{&map, &dy, nullptr};
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_backward(x, w, dy, nullptr, dw, &db, {1, 1}, ws, GradMode::kWrite, &bn);
+      },
+      "conv2d_backward: a bias gradient with BatchNormGrad is not supported");
+  const Tensor wrong_map(Shape{3, 4});
+  const BatchNormGrad<float> bad{&wrong_map, &dy, nullptr};
+  testing::expect_invalid_argument(
+      [&] {
+        conv2d_backward(x, w, dy, nullptr, dw, nullptr, {1, 1}, ws, GradMode::kWrite, &bad);
+      },
+      "batch-norm map");
+}
+
+}  // namespace
+}  // namespace alphax::tensor

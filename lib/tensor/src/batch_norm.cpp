@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "bn_grad.hpp"
 #include "check.hpp"
 
 namespace alphax::tensor {
@@ -163,6 +164,73 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
   }
 }
 
+namespace {
+
+/// Pass 1 of the backward pass, channel c: dgamma, dbeta and the map {k, mean_dy, mean, coef} of
+/// dx = k * (d - mean_dy - (x - mean) * coef) (training: dx = gamma*invstd * (dy - mean(dy) - x_hat *
+/// mean(dy*x_hat)); inference: gamma*invstd*dy).
+template <typename T>
+void channel_grad_map(const BnGeometry& g, std::int64_t c, const T* x, const T* y, const T* dy,
+                      const T* gamma, T mean, T invstd, bool relu, bool training, T* dgamma, T* dbeta,
+                      GradMode mode, T* map) {
+  // Sums of the (masked) output gradient and of it times x_hat.
+  double sum_dy = 0.0;
+  double sum_dy_xhat = 0.0;
+  for (std::int64_t n = 0; n < g.n; ++n) {
+    const std::int64_t off = (n * g.c + c) * g.plane;
+    const T* xp = x + off;
+    const T* dyp = dy + off;
+    T s{0};
+    T sx{0};
+    if (relu) {
+      const T* yp = y + off;
+#pragma omp simd reduction(+ : s, sx)
+      for (std::int64_t i = 0; i < g.plane; ++i) {
+        const T g_out = dyp[i];
+        const T out = yp[i];
+        const T d = out > T{0} ? g_out : T{0};  // loads first: a conditional load blocks vectorisation
+        s += d;
+        sx += d * (xp[i] - mean);
+      }
+    } else {
+#pragma omp simd reduction(+ : s, sx)
+      for (std::int64_t i = 0; i < g.plane; ++i) {
+        s += dyp[i];
+        sx += dyp[i] * (xp[i] - mean);
+      }
+    }
+    sum_dy += s;
+    sum_dy_xhat += sx;
+  }
+  sum_dy_xhat *= invstd;
+  if (dgamma != nullptr) detail::store(dgamma[c], static_cast<T>(sum_dy_xhat), mode);
+  if (dbeta != nullptr) detail::store(dbeta[c], static_cast<T>(sum_dy), mode);
+  const T gm = gamma != nullptr ? gamma[c] : T{1};
+  const double m = static_cast<double>(g.count());
+  map[0] = gm * invstd;
+  map[1] = training ? static_cast<T>(sum_dy / m) : T{0};
+  map[2] = mean;
+  map[3] = training ? static_cast<T>(sum_dy_xhat / m) * invstd : T{0};
+}
+
+template <typename T>
+BnGeometry check_backward(const char* where, const BasicTensor<T>& x, const BasicTensor<T>& y,
+                          const BasicTensor<T>& dy, const BasicTensor<T>* gamma,
+                          const BasicTensor<T>& saved_mean, const BasicTensor<T>& saved_invstd,
+                          const BasicTensor<T>* dgamma, const BasicTensor<T>* dbeta, bool relu) {
+  const BnGeometry g = geometry(where, x);
+  if (relu) detail::require_same_shape(where, "output", y, x.shape());
+  detail::require_same_shape(where, "output gradient", dy, x.shape());
+  require_channel_vector(where, "gamma", gamma, g.c);
+  require_channel_vector(where, "saved_mean", &saved_mean, g.c);
+  require_channel_vector(where, "saved_invstd", &saved_invstd, g.c);
+  require_channel_vector(where, "gamma gradient", dgamma, g.c);
+  require_channel_vector(where, "beta gradient", dbeta, g.c);
+  return g;
+}
+
+}  // namespace
+
 template <Scalar T>
 void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const BasicTensor<T>& dy,
                          const std::type_identity_t<BasicTensor<T>>* gamma, const BasicTensor<T>& saved_mean,
@@ -171,76 +239,43 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
                          std::type_identity_t<BasicTensor<T>>* dbeta, const BatchNormParams& params,
                          GradMode mode) {
   constexpr const char* kWhere = "batch_norm_backward";
-  const BnGeometry g = geometry(kWhere, x);
   const bool relu = params.activation == Activation::kRelu;
-  if (relu) detail::require_same_shape(kWhere, "output", y, x.shape());
-  detail::require_same_shape(kWhere, "output gradient", dy, x.shape());
+  const BnGeometry g = check_backward(kWhere, x, y, dy, gamma, saved_mean, saved_invstd, dgamma, dbeta, relu);
   detail::require_same_shape(kWhere, "input gradient", dx, x.shape());
-  require_channel_vector(kWhere, "gamma", gamma, g.c);
-  require_channel_vector(kWhere, "saved_mean", &saved_mean, g.c);
-  require_channel_vector(kWhere, "saved_invstd", &saved_invstd, g.c);
-  require_channel_vector(kWhere, "gamma gradient", dgamma, g.c);
-  require_channel_vector(kWhere, "beta gradient", dbeta, g.c);
-  const std::int64_t m = g.count();
   const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
 #pragma omp parallel for schedule(static) if (parallel)
   for (std::int64_t c = 0; c < g.c; ++c) {
-    const T mean = saved_mean[c];
-    const T invstd = saved_invstd[c];
-    // Sums of the (masked) output gradient and of it times x_hat.
-    double sum_dy = 0.0;
-    double sum_dy_xhat = 0.0;
+    T map[4];
+    channel_grad_map(g, c, x.data(), relu ? y.data() : nullptr, dy.data(),
+                     gamma != nullptr ? gamma->data() : nullptr, saved_mean[c], saved_invstd[c], relu,
+                     params.training, dgamma != nullptr ? dgamma->data() : nullptr,
+                     dbeta != nullptr ? dbeta->data() : nullptr, mode, map);
     for (std::int64_t n = 0; n < g.n; ++n) {
       const std::int64_t off = (n * g.c + c) * g.plane;
-      const T* xp = x.data() + off;
-      const T* dyp = dy.data() + off;
-      T s{0};
-      T sx{0};
-      if (relu) {
-        const T* yp = y.data() + off;
-#pragma omp simd reduction(+ : s, sx)
-        for (std::int64_t i = 0; i < g.plane; ++i) {
-          const T g_out = dyp[i];
-          const T out = yp[i];
-          const T d = out > T{0} ? g_out : T{0};  // loads first: a conditional load blocks vectorisation
-          s += d;
-          sx += d * (xp[i] - mean);
-        }
-      } else {
-#pragma omp simd reduction(+ : s, sx)
-        for (std::int64_t i = 0; i < g.plane; ++i) {
-          s += dyp[i];
-          sx += dyp[i] * (xp[i] - mean);
-        }
-      }
-      sum_dy += s;
-      sum_dy_xhat += sx;
+      detail::bn_grad_plane(x.data() + off, relu ? y.data() + off : nullptr, dy.data() + off, map,
+                            dx.data() + off, g.plane, mode == GradMode::kAdd);
     }
-    sum_dy_xhat *= invstd;
-    if (dgamma != nullptr) detail::store((*dgamma)[c], static_cast<T>(sum_dy_xhat), mode);
-    if (dbeta != nullptr) detail::store((*dbeta)[c], static_cast<T>(sum_dy), mode);
-    const T gm = gamma != nullptr ? (*gamma)[c] : T{1};
-    // training: dx = gamma*invstd * (dy - mean(dy) - x_hat * mean(dy*x_hat)); inference: gamma*invstd*dy
-    const T k = gm * invstd;
-    const T mean_dy = params.training ? static_cast<T>(sum_dy / static_cast<double>(m)) : T{0};
-    const T coef = params.training ? static_cast<T>(sum_dy_xhat / static_cast<double>(m)) * invstd : T{0};
-    const bool add = mode == GradMode::kAdd;
-    for (std::int64_t n = 0; n < g.n; ++n) {
-      const std::int64_t off = (n * g.c + c) * g.plane;
-      const T* xp = x.data() + off;
-      const T* dyp = dy.data() + off;
-      const T* yp = relu ? y.data() + off : dyp;  // without ReLU the mask dy > 0 is not used
-      T* dxp = dx.data() + off;
-#pragma omp simd
-      for (std::int64_t i = 0; i < g.plane; ++i) {
-        const T g_out = dyp[i];
-        const T out = yp[i];
-        const T d = (!relu || out > T{0}) ? g_out : T{0};
-        const T v = k * (d - mean_dy - (xp[i] - mean) * coef);
-        const T old = add ? dxp[i] : T{0};
-        dxp[i] = old + v;
-      }
-    }
+  }
+}
+
+template <Scalar T>
+void batch_norm_backward_map(const BasicTensor<T>& x, const BasicTensor<T>& y, const BasicTensor<T>& dy,
+                             const std::type_identity_t<BasicTensor<T>>* gamma,
+                             const BasicTensor<T>& saved_mean, const BasicTensor<T>& saved_invstd,
+                             BasicTensor<T>& map, std::type_identity_t<BasicTensor<T>>* dgamma,
+                             std::type_identity_t<BasicTensor<T>>* dbeta, const BatchNormParams& params,
+                             GradMode mode) {
+  constexpr const char* kWhere = "batch_norm_backward_map";
+  const bool relu = params.activation == Activation::kRelu;
+  const BnGeometry g = check_backward(kWhere, x, y, dy, gamma, saved_mean, saved_invstd, dgamma, dbeta, relu);
+  detail::require_same_shape(kWhere, "map", map, Shape{g.c, 4});
+  const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    channel_grad_map(g, c, x.data(), relu ? y.data() : nullptr, dy.data(),
+                     gamma != nullptr ? gamma->data() : nullptr, saved_mean[c], saved_invstd[c], relu,
+                     params.training, dgamma != nullptr ? dgamma->data() : nullptr,
+                     dbeta != nullptr ? dbeta->data() : nullptr, mode, map.data() + 4 * c);
   }
 }
 
@@ -252,7 +287,11 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
   template void batch_norm_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,  \
                                        const BasicTensor<T>*, const BasicTensor<T>&, const BasicTensor<T>&,  \
                                        BasicTensor<T>&, BasicTensor<T>*, BasicTensor<T>*,                    \
-                                       const BatchNormParams&, GradMode);
+                                       const BatchNormParams&, GradMode);                                    \
+  template void batch_norm_backward_map<T>(                                                                  \
+      const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>*,            \
+      const BasicTensor<T>&, const BasicTensor<T>&, BasicTensor<T>&, BasicTensor<T>*, BasicTensor<T>*,       \
+      const BatchNormParams&, GradMode);
 ALPHAX_INSTANTIATE_BN(float)
 ALPHAX_INSTANTIATE_BN(double)
 #undef ALPHAX_INSTANTIATE_BN

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <string>
 #include <type_traits>
 
 #include "blas.hpp"
+#include "bn_grad.hpp"
 #include "check.hpp"
 #include "direct_conv.hpp"
 #include "winograd.hpp"
@@ -537,7 +539,10 @@ DirectPlan make_direct_plan(const ConvGeometry& g) {
   p.weights = round_up16(static_cast<std::size_t>(g.cout * g.k()));
   p.block_sums = p.weights;
   p.forward_slice = static_cast<std::size_t>(sample);
-  p.backward_slice = static_cast<std::size_t>(p.group * sample + p.trans.padded_size() + p.trans.wide_size());
+  // ... plus one sample's output gradient formed from a batch norm's map (BatchNormGrad).
+  p.backward_slice =
+      static_cast<std::size_t>(p.group * sample + p.trans.padded_size() + p.trans.wide_size()) +
+      round_up16(static_cast<std::size_t>(g.cout * g.oh * g.ow));
   return p;
 }
 
@@ -605,8 +610,10 @@ void scatter_phase_rows(const ConvGeometry& g, const DirectPlan& p, const DxPhas
         float v = 0.0f;
         if constexpr (!kEmpty) v = src[j * col_stride];
         if constexpr (kRelu) {
-          const float in = x_n[at + s * j];
-          v = in > 0.0f ? v : 0.0f;
+          // A select here still compiles to a branch (the strided store keeps the loop scalar): mask
+          // the bits instead.
+          const std::uint32_t keep = 0u - static_cast<std::uint32_t>(x_n[at + s * j] > 0.0f);
+          v = std::bit_cast<float>(std::bit_cast<std::uint32_t>(v) & keep);
         }
         if constexpr (kAdd) {
           dx_n[at + s * j] += v;
@@ -667,9 +674,16 @@ void direct_forward(const ConvGeometry& g, const DirectPlan& p, const float* x, 
   }
 }
 
+/// A batch norm's backward map (BatchNormGrad) as raw pointers; map == nullptr: dy is the output gradient.
+struct BnGradView {
+  const float* map = nullptr;     // [cout][4]
+  const float* input = nullptr;   // the batch norm's input (this convolution's output)
+  const float* output = nullptr;  // its output when it fused a ReLU, else null
+};
+
 void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x, const float* w,
                      const float* dy, float* dx, float* dweight, float* dbias, GradMode mode, float* ws,
-                     int threads) {
+                     int threads, const BnGradView& bn = {}) {
   if (dx != nullptr) {
     if (g.stride == 1) {
       flip_weight(g, w, ws);
@@ -688,6 +702,7 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
     float* dy_wide = xpad + p.group * p.fwd.padded_size();
     float* dy_pad = dy_wide + p.group * p.fwd.wide_size();
     float* dx_wide = dy_pad + p.trans.padded_size();
+    float* dy_bn = dx_wide + p.trans.wide_size();
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < p.blocks; ++b) {
       float* sum = sums + static_cast<std::size_t>(b) * p.block_sums;
@@ -697,14 +712,25 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
         const std::int64_t count = std::min(p.group, end - n0);
         for (std::int64_t s = 0; s < count; ++s) {
           const std::int64_t n = n0 + s;
+          const float* dy_n = dy + n * out_size;
+          if (bn.map != nullptr) {
+            // This sample's output gradient from the batch norm's map, formed here while in cache.
+            const std::int64_t plane = g.oh * g.ow;
+            for (std::int64_t co = 0; co < g.cout; ++co) {
+              const std::int64_t at = n * out_size + co * plane;
+              detail::bn_grad_plane(bn.input + at, bn.output != nullptr ? bn.output + at : nullptr, dy + at,
+                                    bn.map + 4 * co, dy_bn + co * plane, plane, false);
+            }
+            dy_n = dy_bn;
+          }
           detail::pad_input(p.fwd, x + n * in_size, xpad + s * p.fwd.padded_size(), g.relu);
           if (p.forward_cl) {
-            detail::to_channels_last(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
+            detail::to_channels_last(p.fwd, dy_n, dy_wide + s * p.fwd.wide_size());
           } else {
-            detail::widen_output(p.fwd, dy + n * out_size, dy_wide + s * p.fwd.wide_size());
+            detail::widen_output(p.fwd, dy_n, dy_wide + s * p.fwd.wide_size());
           }
           if (dx == nullptr) continue;
-          detail::pad_input(p.trans, dy + n * out_size, dy_pad, false);
+          detail::pad_input(p.trans, dy_n, dy_pad, false);
           const float* mask = g.relu ? x + n * in_size : nullptr;  // gradient through the fused ReLU
           if (g.stride > 1) {
             for (std::int64_t q = 0; q < p.phase_count; ++q) {
@@ -1048,16 +1074,52 @@ template <Scalar T>
 void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, const BasicTensor<T>& dy,
                      std::type_identity_t<BasicTensor<T>>* dx, BasicTensor<T>& dweight,
                      std::type_identity_t<BasicTensor<T>>* dbias, const Conv2dParams& params,
-                     Workspace<T>& workspace, GradMode mode) {
+                     Workspace<T>& workspace, GradMode mode,
+                     const std::type_identity_t<BatchNormGrad<T>>* bn) {
   constexpr const char* kWhere = "conv2d_backward";
   detail::require_rank(kWhere, "input", x, 4);
   detail::require_rank(kWhere, "weight", weight, 4);
   const ConvGeometry g = geometry(kWhere, x.shape(), weight.shape(), params);
-  detail::require_same_shape(kWhere, "output gradient", dy, Shape{g.n, g.cout, g.oh, g.ow});
+  const Shape out{g.n, g.cout, g.oh, g.ow};
+  detail::require_same_shape(kWhere, "output gradient", dy, out);
   detail::require_same_shape(kWhere, "weight gradient", dweight, weight.shape());
   if (dx != nullptr) detail::require_same_shape(kWhere, "input gradient", *dx, x.shape());
   check_bias(kWhere, "bias gradient", dbias, g.cout);
   const int threads = thread_count(g);
+  BnGradView view;
+  if (bn != nullptr) {
+    if (bn->map == nullptr || bn->input == nullptr) {
+      detail::fail(kWhere,
+                   "BatchNormGrad needs its map and input; pass nullptr instead for a plain output gradient");
+    }
+    detail::require_same_shape(kWhere, "batch-norm map", *bn->map, Shape{g.cout, 4});
+    detail::require_same_shape(kWhere, "batch-norm input", *bn->input, out);
+    if (bn->output != nullptr) detail::require_same_shape(kWhere, "batch-norm output", *bn->output, out);
+    if (dbias != nullptr) {
+      detail::fail(kWhere,
+                   "a bias gradient with BatchNormGrad is not supported (a bias before batch norm has no "
+                   "effect); pass dbias = nullptr");
+    }
+    bool fused = false;
+    if constexpr (std::is_same_v<T, float>) {
+      fused = params.algorithm != ConvAlgorithm::kWinograd && use_direct<T>(kWhere, g, params.algorithm) &&
+              (dx == nullptr || direct_dx(g));
+      view = {bn->map->data(), bn->input->data(), bn->output != nullptr ? bn->output->data() : nullptr};
+    }
+    if (!fused) {
+      // The other paths take the output gradient as a tensor: form it once.
+      BasicTensor<T> dc(out);
+      const std::int64_t plane = g.oh * g.ow;
+#pragma omp parallel for schedule(static) num_threads(threads)
+      for (std::int64_t q = 0; q < g.n * g.cout; ++q) {
+        detail::bn_grad_plane(
+            bn->input->data() + q * plane, bn->output != nullptr ? bn->output->data() + q * plane : nullptr,
+            dy.data() + q * plane, bn->map->data() + 4 * (q % g.cout), dc.data() + q * plane, plane, false);
+      }
+      conv2d_backward(x, weight, dc, dx, dweight, dbias, params, workspace, mode);
+      return;
+    }
+  }
   if constexpr (std::is_same_v<T, float>) {
     if (use_winograd<T>(kWhere, g, params.algorithm)) {
       // The weight gradient by the direct kernels, then dx by Winograd.
@@ -1074,7 +1136,7 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
       const bool dx_here = dx != nullptr && direct_dx(g);
       direct_backward(g, p, x.data(), weight.data(), dy.data(), dx_here ? dx->data() : nullptr,
                       dweight.data(), dbias != nullptr ? dbias->data() : nullptr, mode,
-                      workspace.reserve(p.backward_total(threads)), threads);
+                      workspace.reserve(p.backward_total(threads)), threads, view);
       if (dx != nullptr && !dx_here) {
         gemm_backward(g, x.data(), weight.data(), dy.data(), dx->data(), static_cast<float*>(nullptr),
                       static_cast<float*>(nullptr), mode, workspace, threads);
@@ -1094,7 +1156,7 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
                                   BasicTensor<T>&, const Conv2dParams&, Workspace<T>&, TensorD*);          \
   template void conv2d_backward<T>(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&,    \
                                    BasicTensor<T>*, BasicTensor<T>&, BasicTensor<T>*, const Conv2dParams&, \
-                                   Workspace<T>&, GradMode);
+                                   Workspace<T>&, GradMode, const BatchNormGrad<T>*);
 ALPHAX_INSTANTIATE_CONV2D(float)
 ALPHAX_INSTANTIATE_CONV2D(double)
 #undef ALPHAX_INSTANTIATE_CONV2D

@@ -69,6 +69,17 @@ class BatchNorm {
                                 bn_params(ctx.training, relu_), mode);
   }
 
+  // dgamma, dbeta and, instead of dx, the map [C, 4] a consumer applies (tensor::batch_norm_backward_map);
+  // not with synchronised batch norm (ctx.bn_reducer), whose statistics span the group.
+  void backward_map(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& map, RunContext& ctx) {
+    auto gamma = ctx.store->value(params_.gamma);
+    auto dgamma = ctx.store->grad(params_.gamma);
+    auto dbeta = ctx.store->grad(params_.beta);
+    tensor::batch_norm_backward_map(x, y, dy, &gamma, saved_mean_.get(), saved_invstd_.get(), map, &dgamma,
+                                    &dbeta, bn_params(ctx.training, relu_), GradMode::kWrite);
+  }
+  [[nodiscard]] bool fused_relu() const { return relu_; }
+
  private:
   BnParams params_;
   std::int64_t channels_;
@@ -112,12 +123,22 @@ class ConvBn final : public Layer {
 
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, GradMode mode,
                 RunContext& ctx) override {
-    auto& dc = d_conv_.shaped(conv_out_.get().shape());
-    bn_.backward(conv_out_.get(), y, dy, dc, GradMode::kWrite, ctx);
     auto w = ctx.store->value(weight_);
     auto dw = ctx.store->grad(weight_);
     // The weight gradient was zeroed by the network, so kAdd on it equals kWrite.
-    tensor::conv2d_backward(x, w, dc, dx, dw, nullptr, conv_, *ctx.workspace, dx == nullptr ? GradMode::kWrite : mode);
+    const GradMode conv_mode = dx == nullptr ? GradMode::kWrite : mode;
+    if (ctx.bn_reducer == nullptr) {
+      // Batch norm leaves its dx as a per-channel map that the convolution applies to each sample while
+      // in cache: no dx tensor written and read back (the same values, bit for bit).
+      auto& map = bn_map_.shaped(Shape{weight_shape_[0], 4});
+      bn_.backward_map(conv_out_.get(), y, dy, map, ctx);
+      const tensor::BatchNormGrad<float> bn{&map, &conv_out_.get(), bn_.fused_relu() ? &y : nullptr};
+      tensor::conv2d_backward(x, w, dy, dx, dw, nullptr, conv_, *ctx.workspace, conv_mode, &bn);
+      return;
+    }
+    auto& dc = d_conv_.shaped(conv_out_.get().shape());
+    bn_.backward(conv_out_.get(), y, dy, dc, GradMode::kWrite, ctx);
+    tensor::conv2d_backward(x, w, dc, dx, dw, nullptr, conv_, *ctx.workspace, conv_mode);
   }
 
  private:
@@ -126,7 +147,7 @@ class ConvBn final : public Layer {
   ParamRef weight_;
   BatchNorm bn_;
   tensor::Conv2dParams conv_;
-  Scratch conv_out_, d_conv_;
+  Scratch conv_out_, d_conv_, bn_map_;
   BasicScratch<double> moments_;
 };
 

@@ -59,4 +59,18 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
                          std::type_identity_t<BasicTensor<T>>* dbeta, const BatchNormParams& params,
                          GradMode mode = GradMode::kWrite);
 
+/// \brief The first half of batch_norm_backward: dgamma / dbeta (when not null) and, instead of dx, the
+/// per-channel map [C, 4] = {k, mean_dy, mean, coef} with dx = k * (d - mean_dy - (x - mean) * coef),
+/// d = dy, or d = (y > 0 ? dy : 0) with the fused ReLU.
+///
+/// A consumer applies the map while it reads dy anyway (conv2d_backward's BatchNormGrad), which saves
+/// writing dx and reading it back; the values are those batch_norm_backward writes, bit for bit.
+template <Scalar T>
+void batch_norm_backward_map(const BasicTensor<T>& x, const BasicTensor<T>& y, const BasicTensor<T>& dy,
+                             const std::type_identity_t<BasicTensor<T>>* gamma,
+                             const BasicTensor<T>& saved_mean, const BasicTensor<T>& saved_invstd,
+                             BasicTensor<T>& map, std::type_identity_t<BasicTensor<T>>* dgamma,
+                             std::type_identity_t<BasicTensor<T>>* dbeta, const BatchNormParams& params,
+                             GradMode mode = GradMode::kWrite);
+
 }  // namespace alphax::tensor

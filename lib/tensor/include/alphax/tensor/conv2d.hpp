@@ -66,13 +66,26 @@ void conv2d_forward(const BasicTensor<T>& x, const BasicTensor<T>& weight,
                     const std::type_identity_t<BasicTensor<T>>* bias, BasicTensor<T>& y,
                     const Conv2dParams& params, Workspace<T>& workspace, TensorD* moments = nullptr);
 
+/// \brief The output gradient of a convolution followed by batch norm, left as that batch norm's
+/// backward map (batch_norm_backward_map) instead of a tensor.
+template <Scalar T>
+struct BatchNormGrad {
+  const BasicTensor<T>* map = nullptr;     ///< [Cout, 4] from batch_norm_backward_map
+  const BasicTensor<T>* input = nullptr;   ///< the batch norm's input: this convolution's output
+  const BasicTensor<T>* output = nullptr;  ///< the batch norm's output when it fused a ReLU, else null
+};
+
 /// \brief Gradients of conv2d_forward: dweight (always), dx and dbias when not null.
 ///
-/// `mode` applies to every gradient written: kWrite overwrites, kAdd accumulates into it.
+/// `mode` applies to every gradient written: kWrite overwrites, kAdd accumulates into it. With `bn`,
+/// dy is the gradient of the batch norm's output, and the convolution's output gradient (that batch
+/// norm's dx, bit for bit) is formed per sample while in cache: batch norm writes no dx and the
+/// convolution reads none back (dbias must then be null).
 template <Scalar T>
 void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, const BasicTensor<T>& dy,
                      std::type_identity_t<BasicTensor<T>>* dx, BasicTensor<T>& dweight,
                      std::type_identity_t<BasicTensor<T>>* dbias, const Conv2dParams& params,
-                     Workspace<T>& workspace, GradMode mode = GradMode::kWrite);
+                     Workspace<T>& workspace, GradMode mode = GradMode::kWrite,
+                     const std::type_identity_t<BatchNormGrad<T>>* bn = nullptr);
 
 }  // namespace alphax::tensor
