@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "alphax/tensor/batch_norm.hpp"
+#include "alphax/tensor/threading.hpp"
 #include "gradcheck.hpp"
 
 namespace alphax::tensor {
@@ -155,6 +157,49 @@ TEST(BatchNorm, AddModeAccumulates) {
   for (std::int64_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx2[i], dx[i] + 1.0, 1e-12);
   EXPECT_NEAR(dg2[1], dg[1] + 1.0, 1e-12);
   EXPECT_NEAR(db2[0], db[0] + 1.0, 1e-12);
+}
+
+// Large enough (> 32K elements) for the parallel loops; 5 channels so that planes and channels split
+// unevenly over the threads. Forward with and without plane moments, backward and backward_map, with
+// and without the fused ReLU.
+TEST(BatchNorm, ResultsAreBitwiseTheSameForAnyThreadCount) {
+  const Shape shape{9, 5, 28, 28};
+  const std::int64_t c = shape[1];
+  const Tensor x = random_tensor<float>(shape, 41);
+  const Tensor r = random_tensor<float>(shape, 42);
+  const Tensor gamma = random_tensor<float>(Shape{c}, 43);
+  const Tensor beta = random_tensor<float>(Shape{c}, 44);
+  const int before = num_threads();
+  auto run = [&](int threads, bool relu, bool use_moments) {
+    set_num_threads(threads);
+    const BatchNormParams params{.activation = relu ? Activation::kRelu : Activation::kNone};
+    Tensor rm(Shape{c}), rv(Shape{c}), sm(Shape{c}), si(Shape{c}), y(shape);
+    rv.fill(1.0f);
+    TensorD moments(plane_moments_shape(shape));
+    if (use_moments) plane_moments(x, moments);
+    batch_norm_forward(x, y, &gamma, &beta, rm, rv, sm, si, params, use_moments ? &moments : nullptr);
+    Tensor dx(shape), dg(Shape{c}), db(Shape{c}), map(Shape{c, 4}), dg2(Shape{c}), db2(Shape{c});
+    batch_norm_backward(x, y, r, &gamma, sm, si, dx, &dg, &db, params);
+    batch_norm_backward_map(x, y, r, &gamma, sm, si, map, &dg2, &db2, params);
+    std::vector<Tensor> out;
+    for (Tensor* t : {&y, &rm, &rv, &dx, &dg, &db, &map, &dg2, &db2}) out.push_back(std::move(*t));
+    return out;
+  };
+  for (const bool relu : {false, true}) {
+    for (const bool use_moments : {false, true}) {
+      const auto one = run(1, relu, use_moments);
+      for (const int threads : {2, 5}) {
+        const auto many = run(threads, relu, use_moments);
+        for (std::size_t t = 0; t < one.size(); ++t) {
+          for (std::int64_t i = 0; i < one[t].size(); ++i) {
+            ASSERT_TRUE(one[t][i] == many[t][i]) << "output " << t << " [" << i << "], " << threads
+                                                   << " threads, relu " << relu << ", moments " << use_moments;
+          }
+        }
+      }
+    }
+  }
+  set_num_threads(before);
 }
 
 TEST(BatchNorm, ChannelVectorOfWrongLengthIsNamed) {

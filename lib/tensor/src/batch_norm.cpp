@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "bn_grad.hpp"
 #include "check.hpp"
@@ -122,34 +123,45 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
   const bool relu = params.activation == Activation::kRelu;
   const std::int64_t m = g.count();
   const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (std::int64_t c = 0; c < g.c; ++c) {
-    double mean = 0.0;
-    double invstd = 0.0;
-    if (params.training) {
-      double var = 0.0;
-      if (moments != nullptr) {
-        channel_stats_from_moments(g, moments->data(), c, mean, var);
+  // y = a[c] * x + b[c]: the statistics per channel first, then one pass over the planes in memory
+  // order (each thread streams one contiguous range; a channel's planes lie a sample apart, and at
+  // 7x7 to 28x28 they are too short for the hardware prefetcher to ramp up on).
+  std::vector<T> scale(static_cast<std::size_t>(2 * g.c));
+#pragma omp parallel if (parallel)
+  {
+#pragma omp for schedule(static)
+    for (std::int64_t c = 0; c < g.c; ++c) {
+      double mean = 0.0;
+      double invstd = 0.0;
+      if (params.training) {
+        double var = 0.0;
+        if (moments != nullptr) {
+          channel_stats_from_moments(g, moments->data(), c, mean, var);
+        } else {
+          channel_stats_from_x(g, x.data(), c, mean, var);
+        }
+        invstd = 1.0 / std::sqrt(var + params.eps);
+        const double unbiased = m > 1 ? var * static_cast<double>(m) / static_cast<double>(m - 1) : var;
+        running_mean[c] = static_cast<T>((1.0 - params.momentum) * running_mean[c] + params.momentum * mean);
+        running_var[c] = static_cast<T>((1.0 - params.momentum) * running_var[c] + params.momentum * unbiased);
       } else {
-        channel_stats_from_x(g, x.data(), c, mean, var);
+        mean = running_mean[c];
+        invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + params.eps);
       }
-      invstd = 1.0 / std::sqrt(var + params.eps);
-      const double unbiased = m > 1 ? var * static_cast<double>(m) / static_cast<double>(m - 1) : var;
-      running_mean[c] = static_cast<T>((1.0 - params.momentum) * running_mean[c] + params.momentum * mean);
-      running_var[c] = static_cast<T>((1.0 - params.momentum) * running_var[c] + params.momentum * unbiased);
-    } else {
-      mean = running_mean[c];
-      invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + params.eps);
+      saved_mean[c] = static_cast<T>(mean);
+      saved_invstd[c] = static_cast<T>(invstd);
+      const T gm = gamma != nullptr ? (*gamma)[c] : T{1};
+      const T bt = beta != nullptr ? (*beta)[c] : T{0};
+      const T a = gm * static_cast<T>(invstd);
+      scale[static_cast<std::size_t>(2 * c)] = a;
+      scale[static_cast<std::size_t>(2 * c + 1)] = bt - static_cast<T>(mean) * a;
     }
-    saved_mean[c] = static_cast<T>(mean);
-    saved_invstd[c] = static_cast<T>(invstd);
-    const T gm = gamma != nullptr ? (*gamma)[c] : T{1};
-    const T bt = beta != nullptr ? (*beta)[c] : T{0};
-    const T a = gm * static_cast<T>(invstd);
-    const T b = bt - static_cast<T>(mean) * a;
-    for (std::int64_t n = 0; n < g.n; ++n) {
-      const T* xp = x.data() + (n * g.c + c) * g.plane;
-      T* yp = y.data() + (n * g.c + c) * g.plane;
+#pragma omp for schedule(static)
+    for (std::int64_t p = 0; p < g.n * g.c; ++p) {
+      const T a = scale[static_cast<std::size_t>(2 * (p % g.c))];
+      const T b = scale[static_cast<std::size_t>(2 * (p % g.c) + 1)];
+      const T* xp = x.data() + p * g.plane;
+      T* yp = y.data() + p * g.plane;
       if (relu) {
 #pragma omp simd
         for (std::int64_t i = 0; i < g.plane; ++i) {
@@ -169,38 +181,43 @@ namespace {
 /// Pass 1 of the backward pass, channel c: dgamma, dbeta and the map {k, mean_dy, mean, coef} of
 /// dx = k * (d - mean_dy - (x - mean) * coef) (training: dx = gamma*invstd * (dy - mean(dy) - x_hat *
 /// mean(dy*x_hat)); inference: gamma*invstd*dy).
+/// Sums over one plane of the (masked) output gradient d and of d * (x - mean), in float: sums[0], sums[1].
 template <typename T>
-void channel_grad_map(const BnGeometry& g, std::int64_t c, const T* x, const T* y, const T* dy,
-                      const T* gamma, T mean, T invstd, bool relu, bool training, T* dgamma, T* dbeta,
-                      GradMode mode, T* map) {
-  // Sums of the (masked) output gradient and of it times x_hat.
+void plane_grad_sums(std::int64_t plane, const T* xp, const T* yp, const T* dyp, T mean, bool relu, T* sums) {
+  T s{0};
+  T sx{0};
+  if (relu) {
+#pragma omp simd reduction(+ : s, sx)
+    for (std::int64_t i = 0; i < plane; ++i) {
+      const T g_out = dyp[i];
+      const T out = yp[i];
+      const T d = out > T{0} ? g_out : T{0};  // loads first: a conditional load blocks vectorisation
+      s += d;
+      sx += d * (xp[i] - mean);
+    }
+  } else {
+#pragma omp simd reduction(+ : s, sx)
+    for (std::int64_t i = 0; i < plane; ++i) {
+      s += dyp[i];
+      sx += dyp[i] * (xp[i] - mean);
+    }
+  }
+  sums[0] = s;
+  sums[1] = sx;
+}
+
+/// Pass 1 of the backward pass, channel c, from the plane sums (plane_grad_sums) of its N planes,
+/// `stride` values apart and added in sample order: dgamma, dbeta and the map {k, mean_dy, mean, coef}
+/// of dx = k * (d - mean_dy - (x - mean) * coef) (training: dx = gamma*invstd * (dy - mean(dy) - x_hat *
+/// mean(dy*x_hat)); inference: gamma*invstd*dy).
+template <typename T>
+void channel_grad_map(const BnGeometry& g, std::int64_t c, const T* sums, std::int64_t stride, const T* gamma,
+                      T mean, T invstd, bool training, T* dgamma, T* dbeta, GradMode mode, T* map) {
   double sum_dy = 0.0;
   double sum_dy_xhat = 0.0;
   for (std::int64_t n = 0; n < g.n; ++n) {
-    const std::int64_t off = (n * g.c + c) * g.plane;
-    const T* xp = x + off;
-    const T* dyp = dy + off;
-    T s{0};
-    T sx{0};
-    if (relu) {
-      const T* yp = y + off;
-#pragma omp simd reduction(+ : s, sx)
-      for (std::int64_t i = 0; i < g.plane; ++i) {
-        const T g_out = dyp[i];
-        const T out = yp[i];
-        const T d = out > T{0} ? g_out : T{0};  // loads first: a conditional load blocks vectorisation
-        s += d;
-        sx += d * (xp[i] - mean);
-      }
-    } else {
-#pragma omp simd reduction(+ : s, sx)
-      for (std::int64_t i = 0; i < g.plane; ++i) {
-        s += dyp[i];
-        sx += dyp[i] * (xp[i] - mean);
-      }
-    }
-    sum_dy += s;
-    sum_dy_xhat += sx;
+    sum_dy += sums[n * stride];
+    sum_dy_xhat += sums[n * stride + 1];
   }
   sum_dy_xhat *= invstd;
   if (dgamma != nullptr) detail::store(dgamma[c], static_cast<T>(sum_dy_xhat), mode);
@@ -211,6 +228,26 @@ void channel_grad_map(const BnGeometry& g, std::int64_t c, const T* x, const T* 
   map[1] = training ? static_cast<T>(sum_dy / m) : T{0};
   map[2] = mean;
   map[3] = training ? static_cast<T>(sum_dy_xhat / m) * invstd : T{0};
+}
+
+/// Pass 1 of the backward pass for every channel, inside a parallel region (worksharing loops): the
+/// plane sums in memory order (contiguous ranges per thread, as in batch_norm_forward), then each
+/// channel's map from its planes' sums in sample order (the same sums, in the same order, as a pass per
+/// channel). sums: 2*N*C scratch values; map: [C][4].
+template <typename T>
+void grad_map_pass(const BnGeometry& g, const T* x, const T* y, const T* dy, const T* gamma, const T* saved_mean,
+                   const T* saved_invstd, bool relu, bool training, T* dgamma, T* dbeta, GradMode mode, T* sums,
+                   T* map) {
+#pragma omp for schedule(static)
+  for (std::int64_t p = 0; p < g.n * g.c; ++p) {
+    const std::int64_t off = p * g.plane;
+    plane_grad_sums(g.plane, x + off, relu ? y + off : nullptr, dy + off, saved_mean[p % g.c], relu, sums + 2 * p);
+  }
+#pragma omp for schedule(static)
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    channel_grad_map(g, c, sums + 2 * c, 2 * g.c, gamma, saved_mean[c], saved_invstd[c], training, dgamma, dbeta,
+                     mode, map + 4 * c);
+  }
 }
 
 template <typename T>
@@ -243,17 +280,18 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
   const BnGeometry g = check_backward(kWhere, x, y, dy, gamma, saved_mean, saved_invstd, dgamma, dbeta, relu);
   detail::require_same_shape(kWhere, "input gradient", dx, x.shape());
   const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (std::int64_t c = 0; c < g.c; ++c) {
-    T map[4];
-    channel_grad_map(g, c, x.data(), relu ? y.data() : nullptr, dy.data(),
-                     gamma != nullptr ? gamma->data() : nullptr, saved_mean[c], saved_invstd[c], relu,
-                     params.training, dgamma != nullptr ? dgamma->data() : nullptr,
-                     dbeta != nullptr ? dbeta->data() : nullptr, mode, map);
-    for (std::int64_t n = 0; n < g.n; ++n) {
-      const std::int64_t off = (n * g.c + c) * g.plane;
-      detail::bn_grad_plane(x.data() + off, relu ? y.data() + off : nullptr, dy.data() + off, map,
-                            dx.data() + off, g.plane, mode == GradMode::kAdd);
+  std::vector<T> sums(static_cast<std::size_t>(2 * g.n * g.c));
+  std::vector<T> map(static_cast<std::size_t>(4 * g.c));
+#pragma omp parallel if (parallel)
+  {
+    grad_map_pass(g, x.data(), y.data(), dy.data(), gamma != nullptr ? gamma->data() : nullptr, saved_mean.data(),
+                  saved_invstd.data(), relu, params.training, dgamma != nullptr ? dgamma->data() : nullptr,
+                  dbeta != nullptr ? dbeta->data() : nullptr, mode, sums.data(), map.data());
+#pragma omp for schedule(static)
+    for (std::int64_t p = 0; p < g.n * g.c; ++p) {
+      const std::int64_t off = p * g.plane;
+      detail::bn_grad_plane(x.data() + off, relu ? y.data() + off : nullptr, dy.data() + off,
+                            map.data() + 4 * (p % g.c), dx.data() + off, g.plane, mode == GradMode::kAdd);
     }
   }
 }
@@ -270,13 +308,11 @@ void batch_norm_backward_map(const BasicTensor<T>& x, const BasicTensor<T>& y, c
   const BnGeometry g = check_backward(kWhere, x, y, dy, gamma, saved_mean, saved_invstd, dgamma, dbeta, relu);
   detail::require_same_shape(kWhere, "map", map, Shape{g.c, 4});
   const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (std::int64_t c = 0; c < g.c; ++c) {
-    channel_grad_map(g, c, x.data(), relu ? y.data() : nullptr, dy.data(),
-                     gamma != nullptr ? gamma->data() : nullptr, saved_mean[c], saved_invstd[c], relu,
-                     params.training, dgamma != nullptr ? dgamma->data() : nullptr,
-                     dbeta != nullptr ? dbeta->data() : nullptr, mode, map.data() + 4 * c);
-  }
+  std::vector<T> sums(static_cast<std::size_t>(2 * g.n * g.c));
+#pragma omp parallel if (parallel)
+  grad_map_pass(g, x.data(), y.data(), dy.data(), gamma != nullptr ? gamma->data() : nullptr, saved_mean.data(),
+                saved_invstd.data(), relu, params.training, dgamma != nullptr ? dgamma->data() : nullptr,
+                dbeta != nullptr ? dbeta->data() : nullptr, mode, sums.data(), map.data());
 }
 
 #define ALPHAX_INSTANTIATE_BN(T)                                                                             \
