@@ -10,7 +10,12 @@
 namespace alphax::search {
 
 PredictorConfig PredictorConfig::from_yaml(const YAML::Node& node, const std::string& path) {
-  PredictorConfig c;
+  return from_yaml(node, path, PredictorConfig{});
+}
+
+PredictorConfig PredictorConfig::from_yaml(const YAML::Node& node, const std::string& path,
+                                           const PredictorConfig& defaults) {
+  PredictorConfig c = defaults;
   if (!node) return c;
   ConfigReader r(node, path);
   c.hidden = r.get_int("hidden", c.hidden, 1);
@@ -21,6 +26,7 @@ PredictorConfig PredictorConfig::from_yaml(const YAML::Node& node, const std::st
   c.rank_targets = r.get_bool("rank_targets", c.rank_targets);
   c.retrain_every = r.get_int("retrain_every", c.retrain_every, 1);
   c.retrain_growth = r.get_double("retrain_growth", c.retrain_growth, 0.0);
+  c.prior_scale = r.get_double("prior_scale", c.prior_scale, 0.0);
   r.check_unknown();
   return c;
 }
@@ -38,27 +44,46 @@ Predictor::Predictor(std::size_t input_size, PredictorConfig config, std::uint64
   const auto n = parameter_count(d, h);
   for (std::int32_t e = 0; e < config_.ensemble; ++e) {
     Mlp net;
-    net.w.assign(n, 0.0);
+    net.w = initial_weights();
     net.grad.assign(n, 0.0);
     net.m.assign(n, 0.0);
     net.v.assign(n, 0.0);
-    // He-uniform initialisation; biases zero.
-    auto fill = [&](std::size_t offset, std::size_t count, std::size_t fan_in) {
-      const double limit = std::sqrt(6.0 / static_cast<double>(fan_in));
-      std::uniform_real_distribution<double> u(-limit, limit);
-      for (std::size_t i = 0; i < count; ++i) net.w[offset + i] = u(rng_);
-    };
-    fill(0, h * d, d);
-    fill(h * d + h, h * h, h);
-    fill(h * d + h + h * h + h, h, h);
     nets_.push_back(std::move(net));
   }
+  // Randomized prior functions (Osband et al. 2018): each member adds a fixed random net, so the
+  // members disagree where no data constrain them.
+  if (config_.prior_scale > 0.0)
+    for (auto& net : nets_) net.prior = initial_weights();
+}
+
+std::vector<double> Predictor::initial_weights() {
+  const auto d = input_size_;
+  const auto h = static_cast<std::size_t>(config_.hidden);
+  std::vector<double> w(parameter_count(d, h), 0.0);
+  // He-uniform initialisation; biases zero.
+  auto fill = [&](std::size_t offset, std::size_t count, std::size_t fan_in) {
+    const double limit = std::sqrt(6.0 / static_cast<double>(fan_in));
+    std::uniform_real_distribution<double> u(-limit, limit);
+    for (std::size_t i = 0; i < count; ++i) w[offset + i] = u(rng_);
+  };
+  fill(0, h * d, d);
+  fill(h * d + h, h * h, h);
+  fill(h * d + h + h * h + h, h, h);
+  return w;
 }
 
 double Predictor::forward(const Mlp& net, const float* x, std::vector<double>& h1, std::vector<double>& h2) const {
+  const double out = forward_weights(net.w, x, h1, h2);
+  if (net.prior.empty()) return out;
+  std::vector<double> p1, p2;
+  return out + config_.prior_scale * forward_weights(net.prior, x, p1, p2);
+}
+
+double Predictor::forward_weights(const std::vector<double>& weights, const float* x, std::vector<double>& h1,
+                                  std::vector<double>& h2) const {
   const auto d = input_size_;
   const auto h = static_cast<std::size_t>(config_.hidden);
-  const double* w1 = net.w.data();
+  const double* w1 = weights.data();
   const double* b1 = w1 + h * d;
   const double* w2 = b1 + h;
   const double* b2 = w2 + h * h;
@@ -192,15 +217,33 @@ void Predictor::train() {
   ++trainings_;
 }
 
-Estimate Predictor::predict(const std::vector<float>& x) const {
+std::vector<double> Predictor::prior_outputs(const std::vector<float>& x) const {
+  if (x.size() != input_size_)
+    throw std::invalid_argument("Predictor::prior_outputs: encoding of size " + std::to_string(x.size()) +
+                                ", expected " + std::to_string(input_size_));
+  std::vector<double> priors;
+  std::vector<double> h1, h2;
+  for (const auto& net : nets_)
+    if (!net.prior.empty()) priors.push_back(forward_weights(net.prior, x.data(), h1, h2));
+  return priors;
+}
+
+Estimate Predictor::predict(const std::vector<float>& x) const { return predict(x, prior_outputs(x)); }
+
+Estimate Predictor::predict(const std::vector<float>& x, const std::vector<double>& priors) const {
   if (x.size() != input_size_)
     throw std::invalid_argument("Predictor::predict: encoding of size " + std::to_string(x.size()) + ", expected " +
                                 std::to_string(input_size_));
+  if (priors.size() != (config_.prior_scale > 0.0 ? nets_.size() : 0))
+    throw std::invalid_argument("Predictor::predict: " + std::to_string(priors.size()) +
+                                " prior outputs; pass prior_outputs(x) of this predictor");
   if (trainings_ == 0) return {y_mean_, 0.0};
   std::vector<double> h1, h2;
   double sum = 0.0, sum_sq = 0.0;
-  for (const auto& net : nets_) {
-    const double z = forward(net, x.data(), h1, h2);
+  for (std::size_t e = 0; e < nets_.size(); ++e) {
+    // The same sum as forward(): the trained net plus the member's fixed prior.
+    const double out = forward_weights(nets_[e].w, x.data(), h1, h2);
+    const double z = priors.empty() ? out : out + config_.prior_scale * priors[e];
     sum += z;
     sum_sq += z * z;
   }
@@ -244,6 +287,7 @@ void Predictor::save(StateArchive& archive) const {
     g.put("m", nets_[e].m);
     g.put("v", nets_[e].v);
     g.put_scalar("steps", nets_[e].steps);
+    if (!nets_[e].prior.empty()) g.put("prior", nets_[e].prior);
   }
   archive.put("inputs", std::vector<double>(inputs_.begin(), inputs_.end()));
   archive.put("targets", targets_);
@@ -266,6 +310,10 @@ void Predictor::load(const StateArchive& archive) {
     nets_[e].m = g.doubles("m");
     nets_[e].v = g.doubles("v");
     nets_[e].steps = g.scalar_uint("steps");
+    if (g.has_entry("prior") != !nets_[e].prior.empty())
+      throw std::runtime_error("Predictor::load: saved predictor was written with another prior_scale (0 or not); "
+                               "restart with the configuration the checkpoint was written with");
+    if (!nets_[e].prior.empty()) nets_[e].prior = g.doubles("prior");
   }
   const auto& in = archive.doubles("inputs");
   inputs_.assign(in.begin(), in.end());

@@ -29,8 +29,8 @@ std::string name_of(const YAML::Node& node, const std::string& section, const st
                               ")");
 }
 
-SurrogateConfig read_surrogate(ConfigReader& r) {
-  SurrogateConfig c;
+SurrogateConfig read_surrogate(ConfigReader& r, const SurrogateConfig& defaults) {
+  SurrogateConfig c = defaults;
   c.initial_random = r.get_int("initial_random", c.initial_random, 1);
   c.candidates = r.get_int("candidates", c.candidates, 1);
   c.local_fraction = r.get_double("local_fraction", c.local_fraction, 0.0);
@@ -40,7 +40,7 @@ SurrogateConfig read_surrogate(ConfigReader& r) {
   c.neighbourhoods = r.get_int("neighbourhoods", c.neighbourhoods, 0);
   c.kappa = r.get_double("kappa", c.kappa, 0.0);
   c.thompson = r.get_bool("thompson", c.thompson);
-  c.predictor = PredictorConfig::from_yaml(r.get_node("predictor"), "strategy.predictor");
+  c.predictor = PredictorConfig::from_yaml(r.get_node("predictor"), "strategy.predictor", defaults.predictor);
   return c;
 }
 
@@ -81,7 +81,7 @@ std::unique_ptr<SearchStrategy> make_strategy(const YAML::Node& strategy_node, c
     c.preemptive = r.get_bool("preemptive", c.preemptive);
     c.mean_value = r.get_bool("mean_value", c.mean_value);
     c.rollout_candidates = r.get_int("rollout_candidates", c.rollout_candidates, 1);
-    c.surrogate = read_surrogate(r);
+    c.surrogate = read_surrogate(r, c.surrogate);
     strategy = std::make_unique<MctsStrategy>(space, c, seed);
   } else {
     LanasConfig c;
@@ -92,7 +92,7 @@ std::unique_ptr<SearchStrategy> make_strategy(const YAML::Node& strategy_node, c
     c.rebuild_every = r.get_int("rebuild_every", c.rebuild_every, 1);
     c.rebuild_growth = r.get_double("rebuild_growth", c.rebuild_growth, 0.0);
     c.max_tries = r.get_int("max_tries", c.max_tries, 1);
-    c.surrogate = read_surrogate(r);
+    c.surrogate = read_surrogate(r, c.surrogate);
     strategy = std::make_unique<LanasStrategy>(space, c, seed);
   }
   r.check_unknown();

@@ -79,6 +79,13 @@ double Acquisition::score(const std::vector<float>& x) const {
   return e.mean + kappa * e.stddev;
 }
 
+double Acquisition::score(const std::vector<float>& x, const std::vector<double>& priors) const {
+  if (!predictor->trained()) return 0.0;
+  if (thompson) return predictor->predict_member(x, member);
+  const auto e = predictor->predict(x, priors);
+  return e.mean + kappa * e.stddev;
+}
+
 Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, Rng& rng) {
   Acquisition a;
   a.predictor = &predictor;
@@ -95,8 +102,16 @@ std::size_t CandidateMemo::GenomeHash::operator()(const Genome& g) const {
 }
 
 CandidateMemo::Entry& CandidateMemo::entry(const SearchSpace& space, const Genome& g) {
+  for (int i = 0; i < kFreedPerLookup && retired_next_ != retired_.end(); ++i) retired_next_ = retired_.erase(retired_next_);
   if (const auto it = entries_.find(g); it != entries_.end()) return it->second;
-  if (entries_.size() >= kMaxEntries) entries_.clear();
+  if (entries_.size() >= kMaxEntries) {
+    retired_.clear();  // normally empty by now: kMaxEntries lookups have freed kFreedPerLookup each
+    retired_ = std::move(previous_);
+    retired_next_ = retired_.begin();
+    previous_ = std::move(entries_);
+    entries_.clear();
+  }
+  if (auto node = previous_.extract(g); !node.empty()) return entries_.insert(std::move(node)).position->second;
   Entry e;
   e.valid = space.is_valid(g);
   if (e.valid) e.hash = space.canonical_hash(g);
@@ -122,7 +137,11 @@ double CandidateMemo::score(const SearchSpace& space, const Genome& g, const Acq
   const auto member = acquisition.thompson ? acquisition.member : 0;
   if (e.scored_at != version || e.member != member) {
     if (e.encoding.empty()) e.encoding = space.encode(g);
-    e.score = acquisition.score(e.encoding);
+    if (!e.has_priors) {  // the prior nets are fixed: their outputs are computed once per genome
+      e.priors = acquisition.predictor->prior_outputs(e.encoding);
+      e.has_priors = true;
+    }
+    e.score = acquisition.score(e.encoding, e.priors);
     e.scored_at = version;
     e.member = member;
   }

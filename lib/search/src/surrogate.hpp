@@ -39,6 +39,8 @@ struct Acquisition {
   double kappa = 0.0;
   std::size_t member = 0;
   double score(const std::vector<float>& x) const;
+  /// score(x) given the predictor's prior_outputs(x).
+  double score(const std::vector<float>& x, const std::vector<double>& priors) const;
 };
 Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, Rng& rng);
 
@@ -56,8 +58,13 @@ class CandidateMemo {
   const std::vector<float>& encoding(const SearchSpace& space, const Genome& g);
   /// acquisition.score(space.encode(g)) for a valid `g`.
   double score(const SearchSpace& space, const Genome& g, const Acquisition& acquisition);
-  void clear() { entries_.clear(); }
-  std::size_t size() const { return entries_.size(); }
+  void clear() {
+    entries_.clear();
+    previous_.clear();
+    retired_.clear();
+    retired_next_ = retired_.end();
+  }
+  std::size_t size() const { return entries_.size() + previous_.size(); }
 
  private:
   struct Entry {
@@ -67,14 +74,25 @@ class CandidateMemo {
     std::size_t member = 0;       ///< Thompson member `score` belongs to
     double score = 0.0;
     std::vector<float> encoding;  ///< empty until first asked for
+    bool has_priors = false;      ///< `priors` holds the predictor's prior_outputs (never change)
+    std::vector<double> priors;
   };
   struct GenomeHash {
     std::size_t operator()(const Genome& g) const;
   };
   Entry& entry(const SearchSpace& space, const Genome& g);
-  /// Bounds the memory: the memo is dropped whole when it reaches this size (values are pure).
+  /// Bounds the memory at two generations of this size: when the current one is full it becomes
+  /// the previous one, and an entry found in the previous generation moves back to the current
+  /// one. The generation before is retired: freed a few entries per lookup, because freeing 65,536
+  /// entries at once (as dropping the memo whole did) put a spike of several ms into one proposal
+  /// (mcts's p99 decision cost went above 10 ms).
   static constexpr std::size_t kMaxEntries = std::size_t{1} << 16;
-  std::unordered_map<Genome, Entry, GenomeHash> entries_;
+  static constexpr int kFreedPerLookup = 4;
+  using Map = std::unordered_map<Genome, Entry, GenomeHash>;
+  Map entries_;   ///< current generation
+  Map previous_;  ///< previous generation
+  Map retired_;   ///< being freed
+  Map::iterator retired_next_ = retired_.end();
 };
 
 /// Up to `count` distinct unseen scored candidates below `partial` that satisfy `accept`, drawn

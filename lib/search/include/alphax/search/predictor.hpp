@@ -21,9 +21,16 @@ struct PredictorConfig {
   bool rank_targets = true;         ///< regress uniform rank scores instead of z-scores (robust to outliers)
   std::int32_t retrain_every = 1;   ///< retrain after every k new samples...
   double retrain_growth = 0.02;     ///< ...or after retrain_growth * num_samples, if more
+  /// \brief Weight of a fixed random MLP added to each member (randomized prior functions, Osband
+  /// et al. 2018): the members then disagree where no data constrain them, so the ucb bonus reaches
+  /// regions the search has not sampled instead of only the ones it has. 0: plain ensemble (the
+  /// default here; mcts defaults to 1, see MctsConfig).
+  double prior_scale = 0.0;
   /// \brief Reads `hidden`, `ensemble`, `train_steps`, `batch`, `learning_rate`, `rank_targets`, `retrain_every`, `retrain_growth`
   /// from `node` (absent keys keep their defaults); `path` names the node in errors.
   static PredictorConfig from_yaml(const YAML::Node& node, const std::string& path);
+  /// \brief As above, absent keys taking their values from `defaults`.
+  static PredictorConfig from_yaml(const YAML::Node& node, const std::string& path, const PredictorConfig& defaults);
 };
 
 /// \brief A prediction in objective units: ensemble mean and standard deviation.
@@ -44,6 +51,11 @@ class Predictor {
   void train();
   /// \brief Ensemble mean and spread at `x` (mean of the data when untrained).
   Estimate predict(const std::vector<float>& x) const;
+  /// \brief The output of each member's fixed prior net at `x` (empty when prior_scale is 0).
+  /// It never changes, so callers that score the same encoding often can keep it.
+  std::vector<double> prior_outputs(const std::vector<float>& x) const;
+  /// \brief predict(x) with prior_outputs(x) given (bit-identical to predict(x)).
+  Estimate predict(const std::vector<float>& x, const std::vector<double>& priors) const;
   /// \brief The prediction of ensemble member `member` alone, in objective units.
   double predict_member(const std::vector<float>& x, std::size_t member) const;
   std::size_t ensemble_size() const { return nets_.size(); }
@@ -63,9 +75,13 @@ class Predictor {
   /// \brief One MLP: parameters, gradients and Adam moments, all flat.
   struct Mlp {
     std::vector<double> w, grad, m, v;
+    std::vector<double> prior;  ///< fixed random weights (prior_scale > 0), else empty
     std::uint64_t steps = 0;
   };
   double forward(const Mlp& net, const float* x, std::vector<double>& h1, std::vector<double>& h2) const;
+  double forward_weights(const std::vector<double>& weights, const float* x, std::vector<double>& h1,
+                         std::vector<double>& h2) const;
+  std::vector<double> initial_weights();
   void adam_step(Mlp& net, std::size_t member);
 
   std::size_t input_size_;

@@ -112,7 +112,14 @@ struct MctsConfig {
   /// then the rollout alone, what can still be drawn below, not what was already evaluated there.
   bool mean_value = false;
   std::int32_t rollout_candidates = 32;  ///< extra completions the meta-DNN scores below the selected node
-  SurrogateConfig surrogate;
+  /// \brief The meta-DNN with randomized priors (PredictorConfig::prior_scale 1): without them the
+  /// ensemble was confidently wrong about unsampled basins and long runs sat at a local optimum
+  /// (docs/search.md, "Why mcts had a heavy tail").
+  SurrogateConfig surrogate = [] {
+    SurrogateConfig s;
+    s.predictor.prior_scale = 1.0;
+    return s;
+  }();
 };
 
 /// \brief The MCTS tree: nodes are partial genomes, edges actions. Statistics are visit counts
