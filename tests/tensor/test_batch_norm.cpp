@@ -226,6 +226,29 @@ TEST(BatchNorm, PlaneMomentsAreMeanAndCentredSumOfSquaresOfEachPlane) {
     }
 }
 
+// Float planes (the AVX-512 form where the CPU has it): every tail length around the 16- and
+// 64-element blocks, and a mean (3) larger than the spread.
+TEST(BatchNorm, PlaneMomentsOfFloatPlanesMatchDoubleReference) {
+  for (const std::int64_t hw : {1, 5, 7, 14, 16, 17, 28}) {
+    for (const std::int64_t w : {std::int64_t{1}, hw, hw + 3}) {
+      Tensor x = random_tensor<float>(Shape{2, 3, hw, w}, 60 + hw);
+      for (std::int64_t i = 0; i < x.size(); ++i) x[i] = 3.0f + x[i];
+      TensorD m(plane_moments_shape(x.shape()));
+      plane_moments(x, m);
+      const std::int64_t plane = hw * w;
+      for (std::int64_t p = 0; p < 6; ++p) {
+        double mean = 0;
+        for (std::int64_t i = 0; i < plane; ++i) mean += x[p * plane + i];
+        mean /= static_cast<double>(plane);
+        double m2 = 0;
+        for (std::int64_t i = 0; i < plane; ++i) m2 += (x[p * plane + i] - mean) * (x[p * plane + i] - mean);
+        EXPECT_NEAR(m[2 * p], mean, 1e-6 * std::abs(mean)) << hw << "x" << w << " plane " << p;
+        EXPECT_NEAR(m[2 * p + 1], m2, 1e-5 * m2 + 1e-6) << hw << "x" << w << " plane " << p;
+      }
+    }
+  }
+}
+
 template <Scalar T>
 void expect_moments_give_the_same_batch_norm(double tolerance) {
   // A large mean (10) and small spread: the case where a one-pass sum of squares would lose digits.

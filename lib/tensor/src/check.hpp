@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "alphax/tensor/tensor.hpp"
+#include "direct_conv.hpp"
 
 namespace alphax::tensor::detail {
 
@@ -58,6 +60,14 @@ inline std::size_t round_up16(std::size_t n) noexcept { return (n + 15) / 16 * 1
 /// in T with the results in double; the plane is in cache for the second pass).
 template <typename T>
 void plane_moments(const T* x, std::int64_t n, double* out) {
+  // Float planes take the AVX-512 form where the CPU has it, on every path (convolutions of any
+  // algorithm and plane_moments agree bit for bit): one add chain per accumulator is latency-bound.
+  if constexpr (std::is_same_v<T, float>) {
+    if (direct_conv_supported()) {
+      plane_moments_avx512(x, n, out);
+      return;
+    }
+  }
   T s{0};
 #pragma omp simd reduction(+ : s)
   for (std::int64_t i = 0; i < n; ++i) s += x[i];

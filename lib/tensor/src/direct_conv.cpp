@@ -539,6 +539,36 @@ void direct_conv_weight_grad_cl(const WideConvShape& s, std::int64_t count, cons
   }
 }
 
+ALPHAX_AVX512 void plane_moments_avx512(const float* x, std::int64_t n, double* out) {
+  // Four accumulators (independent add chains), combined in a fixed order: one order for each n.
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  const std::int64_t full = n / 64 * 64;
+  for (std::int64_t i = 0; i < full; i += 64) {
+    for (int k = 0; k < 4; ++k) acc[k] = _mm512_add_ps(acc[k], _mm512_loadu_ps(x + i + 16 * k));
+  }
+  for (std::int64_t i = full, k = 0; i < n; i += 16, ++k) {
+    acc[k] = _mm512_add_ps(acc[k], _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+  }
+  const float mean =
+      lane_sum(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))) / static_cast<float>(n);
+  const __m512 mu = _mm512_set1_ps(mean);
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (std::int64_t i = 0; i < full; i += 64) {
+    for (int k = 0; k < 4; ++k) {
+      const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * k), mu);
+      acc[k] = _mm512_fmadd_ps(d, d, acc[k]);
+    }
+  }
+  for (std::int64_t i = full, k = 0; i < n; i += 16, ++k) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), mu);  // masked-off lanes add 0
+    acc[k] = _mm512_fmadd_ps(d, d, acc[k]);
+  }
+  out[0] = static_cast<double>(mean);
+  out[1] = static_cast<double>(
+      lane_sum(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))));
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -555,6 +585,7 @@ namespace {
 }  // namespace
 
 void pad_input(const WideConvShape&, const float*, float*, bool) { no_kernels("pad_input"); }
+void plane_moments_avx512(const float*, std::int64_t, double*) { no_kernels("plane_moments_avx512"); }
 void widen_output(const WideConvShape&, const float*, float*) { no_kernels("widen_output"); }
 void narrow_output(const WideConvShape&, const float*, const float*, float*, bool, const float*) {
   no_kernels("narrow_output");

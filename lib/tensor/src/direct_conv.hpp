@@ -96,4 +96,8 @@ void direct_conv_weight_grad_cl(const WideConvShape& s, std::int64_t count, cons
                                 std::int64_t xpad_stride, const float* dy_cl, std::int64_t dy_stride,
                                 bool accumulate, float* dwt);
 
+/// \brief out = {mean, sum of squared deviations from the mean} of the n floats at x (two passes,
+/// AVX-512 with four accumulators; the order is fixed by n). Requires direct_conv_supported().
+void plane_moments_avx512(const float* x, std::int64_t n, double* out);
+
 }  // namespace alphax::tensor::detail
