@@ -94,6 +94,27 @@ TEST(Predictor, SaveLoadRestoresWeightsDataAndRngBitExactly) {
     return c;
   }(), 1);
   EXPECT_THROW(narrow.load(archive), std::runtime_error);
+  Predictor without_prior(space.encoding_size(), [] {
+    PredictorConfig c;
+    c.prior_scale = 0.0;
+    return c;
+  }(), 1);
+  StateArchive plain;
+  without_prior.save(plain);
+  Predictor with_prior(space.encoding_size(), [] {
+    PredictorConfig c;
+    c.prior_scale = 1.0;
+    return c;
+  }(), 1);
+  try {  // a checkpoint of a plain ensemble cannot be resumed with priors (nor the reverse)
+    with_prior.load(plain);
+    ADD_FAILURE() << "expected a prior_scale mismatch to be reported";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("prior_scale"), std::string::npos) << e.what();
+  }
+  StateArchive priored;
+  with_prior.save(priored);
+  EXPECT_THROW(without_prior.load(priored), std::runtime_error);
 }
 
 /// Mean ensemble spread over `cells` divided by the mean spread over `data` after training on `data`.

@@ -302,17 +302,20 @@ void Predictor::load(const StateArchive& archive) {
   if (archive.scalar_uint("input_size") != input_size_ || archive.scalar_uint("ensemble") != nets_.size())
     throw std::runtime_error("Predictor::load: saved predictor has another input size or ensemble size; "
                              "restart with the configuration the checkpoint was written with");
-  for (std::size_t e = 0; e < nets_.size(); ++e) {
+  for (std::size_t e = 0; e < nets_.size(); ++e) {  // check every net before changing any
     const auto& g = archive.child("net" + std::to_string(e));
     if (g.doubles("w").size() != nets_[e].w.size())
       throw std::runtime_error("Predictor::load: saved net" + std::to_string(e) + " has another hidden width");
+    if (g.has_entry("prior") != !nets_[e].prior.empty())
+      throw std::runtime_error("Predictor::load: saved predictor was written with another prior_scale (0 or not); "
+                               "restart with the configuration the checkpoint was written with");
+  }
+  for (std::size_t e = 0; e < nets_.size(); ++e) {
+    const auto& g = archive.child("net" + std::to_string(e));
     nets_[e].w = g.doubles("w");
     nets_[e].m = g.doubles("m");
     nets_[e].v = g.doubles("v");
     nets_[e].steps = g.scalar_uint("steps");
-    if (g.has_entry("prior") != !nets_[e].prior.empty())
-      throw std::runtime_error("Predictor::load: saved predictor was written with another prior_scale (0 or not); "
-                               "restart with the configuration the checkpoint was written with");
     if (!nets_[e].prior.empty()) nets_[e].prior = g.doubles("prior");
   }
   const auto& in = archive.doubles("inputs");
