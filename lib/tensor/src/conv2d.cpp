@@ -802,8 +802,7 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
 // ---- Winograd path (float, AVX-512, stride-1 3x3) ----
 
 bool winograd_applies(const ConvGeometry& g) {
-  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad <= 2 && detail::winograd_supported() &&
-         direct_applies(g);
+  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad <= 2 && direct_applies(g);  // direct_applies checks the CPU
 }
 
 /// Whether a T convolution runs Winograd (forward pass and dx); throws when kWinograd is asked for and

@@ -8,7 +8,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ALPHAX_NO_AVX512_KERNELS)
 #include <immintrin.h>
 #define ALPHAX_HAVE_AVX512_KERNELS 1
-// Only these functions use AVX-512; callers check winograd_supported() first.
+// Only these functions use AVX-512; callers check direct_conv_supported() first.
 #define ALPHAX_AVX512 __attribute__((target("avx512f,fma")))
 #endif
 
@@ -110,14 +110,6 @@ void winograd_weights(const WinogradShape& s, const float* w, bool flip, float* 
 }
 
 #if defined(ALPHAX_HAVE_AVX512_KERNELS)
-
-bool winograd_supported() noexcept {
-  static const bool supported = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return supported;
-}
 
 namespace {
 
@@ -413,12 +405,10 @@ ALPHAX_AVX512 void winograd_conv(const WinogradShape& s, const float* x, std::in
 
 #else
 
-bool winograd_supported() noexcept { return false; }
-
 void winograd_conv(const WinogradShape&, const float*, std::int64_t, bool, const float*, const float*, float*,
                    bool, const float*, float*) {
   fail("winograd_conv",
-       "this build has no AVX-512 kernels (winograd_supported() is false); use ConvAlgorithm::kGemm");
+       "this build has no AVX-512 kernels (direct_conv_supported() is false); use ConvAlgorithm::kGemm");
 }
 
 #endif

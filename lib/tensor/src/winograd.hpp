@@ -1,6 +1,6 @@
 #pragma once
 // Private: Winograd F(2x2, 3x3) for stride-1 3x3 float convolutions (AVX-512, selected at run time;
-// callers check winograd_supported() first).
+// callers check direct_conv_supported() first).
 //
 // Each 2x2 output tile of a channel is A^T [sum over ci of (G g G^T) . (B^T d B)] A, d the 4x4 input
 // patch at rows 2*ty - pad .. +3, columns 2*tx - pad .. +3 (zero outside the input): 16 multiplies per
@@ -37,9 +37,6 @@ struct WinogradShape {
 WinogradShape make_winograd_shape(std::int64_t cin, std::int64_t in_h, std::int64_t in_w, std::int64_t cout,
                                   std::int64_t pad);
 
-/// \brief True when this CPU runs the Winograd kernels (AVX-512F, checked once).
-bool winograd_supported() noexcept;
-
 /// \brief u [16][cin][cout] = G g G^T for every kernel g. Without `flip`, g(co, ci) = w[co][ci] (w is
 /// [cout][cin][3][3]); with `flip`, w is [cin][cout][3][3] and g(co, ci) = w[ci][co] rotated by 180
 /// degrees: the kernel of dx = conv(dy, flipped W^T) for a convolution with weight w.
@@ -49,7 +46,7 @@ void winograd_weights(const WinogradShape& s, const float* w, bool flip, float* 
 /// samples x [count][cin][in_h][in_w] -> y [count][cout][out_h][out_w]; with `relu` the convolution
 /// reads max(x, 0); where `mask` (shaped as y) is given, only positions with mask > 0 receive a value
 /// (the others 0 or unchanged): a ReLU's gradient. u from winograd_weights; scratch holds
-/// scratch_size() floats (64-byte aligned). Requires winograd_supported().
+/// scratch_size() floats (64-byte aligned). Requires direct_conv_supported().
 void winograd_conv(const WinogradShape& s, const float* x, std::int64_t count, bool relu, const float* u,
                    const float* bias, float* y, bool accumulate, const float* mask, float* scratch);
 
