@@ -73,10 +73,11 @@ std::vector<double> Predictor::initial_weights() {
 }
 
 double Predictor::forward(const Mlp& net, const float* x, std::vector<double>& h1, std::vector<double>& h2) const {
-  const double out = forward_weights(net.w, x, h1, h2);
-  if (net.prior.empty()) return out;
-  std::vector<double> p1, p2;
-  return out + config_.prior_scale * forward_weights(net.prior, x, p1, p2);
+  if (net.prior.empty()) return forward_weights(net.w, x, h1, h2);
+  // The prior pass first, in the same buffers (no allocation per training sample): the trained pass
+  // then leaves h1 and h2 holding its own activations, which adam_step reads.
+  const double prior = forward_weights(net.prior, x, h1, h2);
+  return forward_weights(net.w, x, h1, h2) + config_.prior_scale * prior;
 }
 
 double Predictor::forward_weights(const std::vector<double>& weights, const float* x, std::vector<double>& h1,
