@@ -178,9 +178,6 @@ void batch_norm_forward(const BasicTensor<T>& x, BasicTensor<T>& y,
 
 namespace {
 
-/// Pass 1 of the backward pass, channel c: dgamma, dbeta and the map {k, mean_dy, mean, coef} of
-/// dx = k * (d - mean_dy - (x - mean) * coef) (training: dx = gamma*invstd * (dy - mean(dy) - x_hat *
-/// mean(dy*x_hat)); inference: gamma*invstd*dy).
 /// Sums over one plane of the (masked) output gradient d and of d * (x - mean), in float: sums[0], sums[1].
 template <typename T>
 void plane_grad_sums(std::int64_t plane, const T* xp, const T* yp, const T* dyp, T mean, bool relu, T* sums) {
