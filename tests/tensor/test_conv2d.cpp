@@ -276,47 +276,54 @@ TensorD to_double(const Tensor& t) {
   return d;
 }
 
-TEST_P(Conv2dDirect, ForwardMatchesReferenceLoops) {
-  const Tensor x = random_tensor<float>(input_shape(), 31);
-  const Tensor w = random_tensor<float>(weight_shape(), 32);
-  const Tensor b = random_tensor<float>(Shape{weight_shape()[0]}, 33);
-  Tensor y(conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect)));
+// The checks every fast float algorithm (kDirect, kWinograd) passes; `seed` and the next ones draw the
+// tensors. The weight and bias gradients always come from the direct kernels (tolerance 5e-5).
+constexpr double kDirectTolerance = 5e-5;  // float sums of up to a thousand products
+
+void expect_forward_matches_reference(const Shape& input, const Shape& weight, const Conv2dParams& p,
+                                      std::uint64_t seed, double tolerance) {
+  const Tensor x = random_tensor<float>(input, seed);
+  const Tensor w = random_tensor<float>(weight, seed + 1);
+  const Tensor b = random_tensor<float>(Shape{weight[0]}, seed + 2);
+  Tensor y(conv2d_output_shape(x.shape(), w.shape(), p));
   Workspace<float> ws;
-  conv2d_forward(x, w, &b, y, params(ConvAlgorithm::kDirect), ws);
+  conv2d_forward(x, w, &b, y, p, ws);
   const TensorD bd = to_double(b);
-  const TensorD expected =
-      reference_conv(to_double(x), to_double(w), &bd, std::get<8>(GetParam()), std::get<7>(GetParam()));
-  EXPECT_LT(testing::max_relative_difference(y, expected), 5e-5);
+  const TensorD expected = reference_conv(to_double(x), to_double(w), &bd, p.stride, p.padding);
+  EXPECT_LT(testing::max_relative_difference(y, expected), tolerance);
 }
 
-TEST_P(Conv2dDirect, BackwardMatchesTheGradientCheckedDoublePath) {
-  const Tensor x = random_tensor<float>(input_shape(), 34);
-  const Tensor w = random_tensor<float>(weight_shape(), 35);
-  const Shape out = conv2d_output_shape(x.shape(), w.shape(), params(ConvAlgorithm::kDirect));
-  const Tensor dy = random_tensor<float>(out, 36);
+void expect_backward_matches_double_path(const Shape& input, const Shape& weight, const Conv2dParams& p,
+                                         std::uint64_t seed, double dx_tolerance) {
+  const Tensor x = random_tensor<float>(input, seed);
+  const Tensor w = random_tensor<float>(weight, seed + 1);
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  const Tensor dy = random_tensor<float>(out, seed + 2);
   Workspace<float> ws;
   Tensor dx(x.shape()), dw(w.shape()), db(Shape{w.dim(0)});
-  conv2d_backward(x, w, dy, &dx, dw, &db, params(ConvAlgorithm::kDirect), ws);
+  conv2d_backward(x, w, dy, &dx, dw, &db, p, ws);
+  Conv2dParams pd = p;
+  pd.algorithm = ConvAlgorithm::kGemm;
   Workspace<double> wsd;
   TensorD dxd(x.shape()), dwd(w.shape()), dbd(Shape{w.dim(0)});
-  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm),
-                  wsd);
-  // float sums of up to a thousand products: a few 1e-5 of rounding
-  EXPECT_LT(testing::max_relative_difference(dx, dxd), 5e-5);
-  EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);
-  EXPECT_LT(testing::max_relative_difference(db, dbd), 5e-5);
+  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, pd, wsd);
+  EXPECT_LT(testing::max_relative_difference(dx, dxd), dx_tolerance);
+  EXPECT_LT(testing::max_relative_difference(dw, dwd), kDirectTolerance);
+  EXPECT_LT(testing::max_relative_difference(db, dbd), kDirectTolerance);
 }
 
-TEST_P(Conv2dDirect, FusedInputReluMatchesTheDoublePath) {
-  const Tensor x = random_tensor<float>(input_shape(), 45);
-  const Tensor w = random_tensor<float>(weight_shape(), 46);
-  Conv2dParams p = params(ConvAlgorithm::kDirect);
+/// With the fused input ReLU, forward and backward (dx accumulated into a random dx) against the double
+/// GEMM path.
+void expect_fused_relu_and_add_mode_match_double_path(const Shape& input, const Shape& weight, Conv2dParams p,
+                                                      std::uint64_t seed, double tolerance) {
   p.input_activation = Activation::kRelu;
+  const Tensor x = random_tensor<float>(input, seed);
+  const Tensor w = random_tensor<float>(weight, seed + 1);
   const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
-  const Tensor dy = random_tensor<float>(out, 47);
+  const Tensor dy = random_tensor<float>(out, seed + 2);
   Workspace<float> ws;
   Tensor y(out), dw(w.shape());
-  Tensor dx = random_tensor<float>(x.shape(), 48);
+  Tensor dx = random_tensor<float>(x.shape(), seed + 3);
   const Tensor dx0 = dx.clone();
   conv2d_forward(x, w, nullptr, y, p, ws);
   conv2d_backward(x, w, dy, &dx, dw, nullptr, p, ws, GradMode::kAdd);
@@ -327,9 +334,24 @@ TEST_P(Conv2dDirect, FusedInputReluMatchesTheDoublePath) {
   TensorD dxd = to_double(dx0);
   conv2d_forward(to_double(x), to_double(w), nullptr, yd, pd, wsd);
   conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, nullptr, pd, wsd, GradMode::kAdd);
-  EXPECT_LT(testing::max_relative_difference(y, yd), 5e-5);
-  EXPECT_LT(testing::max_relative_difference(dx, dxd), 5e-5);
-  EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);
+  EXPECT_LT(testing::max_relative_difference(y, yd), tolerance);
+  EXPECT_LT(testing::max_relative_difference(dx, dxd), tolerance);
+  EXPECT_LT(testing::max_relative_difference(dw, dwd), kDirectTolerance);
+}
+
+TEST_P(Conv2dDirect, ForwardMatchesReferenceLoops) {
+  expect_forward_matches_reference(input_shape(), weight_shape(), params(ConvAlgorithm::kDirect), 31,
+                                   kDirectTolerance);
+}
+
+TEST_P(Conv2dDirect, BackwardMatchesTheGradientCheckedDoublePath) {
+  expect_backward_matches_double_path(input_shape(), weight_shape(), params(ConvAlgorithm::kDirect), 34,
+                                      kDirectTolerance);
+}
+
+TEST_P(Conv2dDirect, FusedInputReluMatchesTheDoublePath) {
+  expect_fused_relu_and_add_mode_match_double_path(input_shape(), weight_shape(),
+                                                   params(ConvAlgorithm::kDirect), 45, kDirectTolerance);
 }
 
 TEST_P(Conv2dDirect, AddModeAccumulatesIntoExistingGradients) {
@@ -458,32 +480,11 @@ class Conv2dWinograd : public ::testing::TestWithParam<WinogradCase> {
 };
 
 TEST_P(Conv2dWinograd, ForwardMatchesReferenceLoops) {
-  const Tensor x = random_tensor<float>(input_shape(), 61);
-  const Tensor w = random_tensor<float>(weight_shape(), 62);
-  const Tensor b = random_tensor<float>(Shape{weight_shape()[0]}, 63);
-  Tensor y(conv2d_output_shape(x.shape(), w.shape(), params()));
-  Workspace<float> ws;
-  conv2d_forward(x, w, &b, y, params(), ws);
-  const TensorD bd = to_double(b);
-  const TensorD expected = reference_conv(to_double(x), to_double(w), &bd, 1, std::get<5>(GetParam()));
-  EXPECT_LT(testing::max_relative_difference(y, expected), kWinogradTolerance);
+  expect_forward_matches_reference(input_shape(), weight_shape(), params(), 61, kWinogradTolerance);
 }
 
 TEST_P(Conv2dWinograd, BackwardMatchesTheGradientCheckedDoublePath) {
-  const Tensor x = random_tensor<float>(input_shape(), 64);
-  const Tensor w = random_tensor<float>(weight_shape(), 65);
-  const Shape out = conv2d_output_shape(x.shape(), w.shape(), params());
-  const Tensor dy = random_tensor<float>(out, 66);
-  Workspace<float> ws;
-  Tensor dx(x.shape()), dw(w.shape()), db(Shape{w.dim(0)});
-  conv2d_backward(x, w, dy, &dx, dw, &db, params(), ws);
-  Workspace<double> wsd;
-  TensorD dxd(x.shape()), dwd(w.shape()), dbd(Shape{w.dim(0)});
-  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, &dbd, params(ConvAlgorithm::kGemm),
-                  wsd);
-  EXPECT_LT(testing::max_relative_difference(dx, dxd), kWinogradTolerance);
-  EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);  // the direct kernels
-  EXPECT_LT(testing::max_relative_difference(db, dbd), 5e-5);
+  expect_backward_matches_double_path(input_shape(), weight_shape(), params(), 64, kWinogradTolerance);
 }
 
 TEST_P(Conv2dWinograd, DxIsTheFiniteDifferenceOfTheForwardPass) {
@@ -519,28 +520,8 @@ TEST_P(Conv2dWinograd, DxIsTheFiniteDifferenceOfTheForwardPass) {
 }
 
 TEST_P(Conv2dWinograd, FusedInputReluAndAddModeMatchTheDoublePath) {
-  const Tensor x = random_tensor<float>(input_shape(), 70);
-  const Tensor w = random_tensor<float>(weight_shape(), 71);
-  Conv2dParams p = params();
-  p.input_activation = Activation::kRelu;
-  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
-  const Tensor dy = random_tensor<float>(out, 72);
-  Workspace<float> ws;
-  Tensor y(out), dw(w.shape());
-  Tensor dx = random_tensor<float>(x.shape(), 73);
-  const Tensor dx0 = dx.clone();
-  conv2d_forward(x, w, nullptr, y, p, ws);
-  conv2d_backward(x, w, dy, &dx, dw, nullptr, p, ws, GradMode::kAdd);
-  Conv2dParams pd = p;
-  pd.algorithm = ConvAlgorithm::kGemm;
-  Workspace<double> wsd;
-  TensorD yd(out), dwd(w.shape());
-  TensorD dxd = to_double(dx0);
-  conv2d_forward(to_double(x), to_double(w), nullptr, yd, pd, wsd);
-  conv2d_backward(to_double(x), to_double(w), to_double(dy), &dxd, dwd, nullptr, pd, wsd, GradMode::kAdd);
-  EXPECT_LT(testing::max_relative_difference(y, yd), kWinogradTolerance);
-  EXPECT_LT(testing::max_relative_difference(dx, dxd), kWinogradTolerance);
-  EXPECT_LT(testing::max_relative_difference(dw, dwd), 5e-5);
+  expect_fused_relu_and_add_mode_match_double_path(input_shape(), weight_shape(), params(), 70,
+                                                   kWinogradTolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(ShapesAndBlocks, Conv2dWinograd,
