@@ -154,6 +154,31 @@ TEST(Nb201Space, IsomorphsShareThePathPartOfTheEncoding) {
   EXPECT_FALSE(std::equal(a.begin(), a.begin() + 30, b.begin()));
 }
 
+TEST(Nb201Space, EdgesThatFeedNothingToTheOutputEncodeAsNone) {
+  Nb201Space space;
+  // Edge 2->3 is none, so node 2 reaches nothing: edges 0->2 and 1->2 are dead.
+  const Genome a{kConv3, kConv1, kPool, kSkip, kConv3, kNone};
+  const Genome b{kConv3, kSkip, kConv3, kSkip, kConv3, kNone};
+  const Genome all_none_but_live{kConv3, kNone, kNone, kSkip, kConv3, kNone};
+  EXPECT_EQ(space.canonical_hash(a), space.canonical_hash(b));
+  EXPECT_EQ(space.encode(a), space.encode(b));
+  EXPECT_EQ(space.encode(a), space.encode(all_none_but_live));
+  // Edge 0->1 is none, so node 1 receives nothing: edges 1->2 and 1->3 are dead.
+  const Genome c{kNone, kConv3, kConv1, kSkip, kPool, kConv3};
+  const Genome d{kNone, kConv3, kSkip, kSkip, kConv1, kConv3};
+  EXPECT_EQ(space.encode(c), space.encode(d));
+  // A live edge keeps its op: changing it changes the encoding.
+  const Genome e{kConv3, kConv1, kPool, kSkip, kConv1, kNone};
+  EXPECT_NE(space.encode(a), space.encode(e));
+  // Partial genomes: an undecided edge may still carry a path, so nothing behind it is pruned.
+  Genome partial = space.root();
+  partial[0] = kConv3;
+  partial[2] = kPool;
+  const auto x = space.encode(partial);
+  EXPECT_EQ(x[0 * 5 + kConv3], 1.0f);
+  EXPECT_EQ(x[2 * 5 + kPool], 1.0f);
+}
+
 // ---------------------------------------------------------------- NAS-Bench-101
 
 /// A genome from an edge list and the five interior ops (0 conv3x3, 1 conv1x1, 2 maxpool).
@@ -164,6 +189,20 @@ Genome nb101(const std::vector<std::pair<int, int>>& edges, const std::array<std
       if (Nb101Space::edge_of(p) == std::array<std::int32_t, 2>{from, to}) g[p] = 1;
   std::copy(ops.begin(), ops.end(), g.begin() + Nb101Space::kAdjacency);
   return g;
+}
+
+TEST(Nb101Space, NodesOffEveryInputOutputPathAreLeftOutOfTheEncoding) {
+  Nb101Space space;
+  // input -> conv3 -> output; a dangling node (2 in a, 3 in b, each with its own op) hangs off the input.
+  const auto a = nb101({{0, 1}, {1, 6}, {0, 2}}, {0, 2, 1, 1, 1});
+  const auto b = nb101({{0, 1}, {1, 6}, {0, 3}}, {0, 1, 0, 1, 2});
+  ASSERT_TRUE(space.is_valid(a));
+  ASSERT_TRUE(space.is_valid(b));
+  EXPECT_EQ(space.canonical_hash(a), space.canonical_hash(b));
+  EXPECT_EQ(space.encode(a), space.encode(b));
+  // The op on the path matters.
+  const auto c = nb101({{0, 1}, {1, 6}, {0, 2}}, {1, 2, 1, 1, 1});
+  EXPECT_NE(space.encode(a), space.encode(c));
 }
 
 TEST(Nb101Space, RelabelledInteriorNodesHashEqual) {

@@ -156,9 +156,20 @@ Genome Nb201Space::mutate(const Genome& genome, Rng& rng) const {
 std::vector<float> Nb201Space::encode(const Genome& genome) const {
   check_length(genome, kEdges, "Nb201Space::encode");
   std::vector<float> x(encoding_size(), 0.0f);
-  // One-hot op per edge.
+  // One-hot op per edge, an edge that carries nothing to the output encoded as "none": cells that
+  // differ only in such edges compute the same function, so the predictor sees them as one.
+  // Undecided edges (partial genomes) count as possibly alive.
+  std::array<bool, 4> fed{true, false, false, false};      // node receives a path from the input
+  std::array<bool, 4> feeds{false, false, false, true};    // node has a path to the output
   for (std::size_t e = 0; e < kEdges; ++e)
-    if (genome[e] >= 0) x[e * 5 + static_cast<std::size_t>(genome[e])] = 1.0f;
+    if (genome[e] != 0 && fed[static_cast<std::size_t>(kEdgeNodes[e][0])]) fed[static_cast<std::size_t>(kEdgeNodes[e][1])] = true;
+  for (std::size_t e = kEdges; e-- > 0;)
+    if (genome[e] != 0 && feeds[static_cast<std::size_t>(kEdgeNodes[e][1])]) feeds[static_cast<std::size_t>(kEdgeNodes[e][0])] = true;
+  for (std::size_t e = 0; e < kEdges; ++e) {
+    if (genome[e] < 0) continue;
+    const bool alive = fed[static_cast<std::size_t>(kEdgeNodes[e][0])] && feeds[static_cast<std::size_t>(kEdgeNodes[e][1])];
+    x[e * 5 + (alive ? static_cast<std::size_t>(genome[e]) : 0)] = 1.0f;
+  }
   // Path counts: every input->output path whose edges are all decided and none is "none",
   // identified by its sequence of non-skip ops (conv1x1, conv3x3, avg_pool: base 3, length 0..3),
   // so functionally equal cells share these features. Offsets: length 0 -> 0, 1 -> 1, 2 -> 4, 3 -> 13.
@@ -388,10 +399,23 @@ Genome Nb101Space::mutate(const Genome& genome, Rng& rng) const {
 std::vector<float> Nb101Space::encode(const Genome& genome) const {
   check_length(genome, genome_length(), "Nb101Space::encode");
   std::vector<float> x(encoding_size(), 0.0f);
-  for (std::size_t p = 0; p < kAdjacency; ++p) x[p] = genome[p] == 1 ? 1.0f : 0.0f;
+  // A node off every input->output path computes nothing the output sees: a complete cell is
+  // encoded without such nodes (their edges and op), as the canonical hash prunes them, so cells
+  // that differ only there look alike to the predictor. Partial cells may still connect them.
+  std::vector<bool> on_path(kNodes, true);
+  if (std::none_of(genome.begin(), genome.end(), [](std::int32_t v) { return v == kUndecided; })) {
+    const auto adj = nb101_adjacency(genome);
+    const auto from_input = reachable(adj, 0, false);
+    const auto to_output = reachable(adj, kNodes - 1, true);
+    for (std::size_t v = 0; v < kNodes; ++v) on_path[v] = from_input[v] && to_output[v];
+  }
+  for (std::size_t p = 0; p < kAdjacency; ++p) {
+    const auto [from, to] = edge_of(p);
+    x[p] = genome[p] == 1 && on_path[static_cast<std::size_t>(from)] && on_path[static_cast<std::size_t>(to)] ? 1.0f : 0.0f;
+  }
   for (std::size_t k = 0; k < kInterior; ++k) {
     const auto v = genome[kAdjacency + k];
-    if (v >= 0) x[kAdjacency + 3 * k + static_cast<std::size_t>(v)] = 1.0f;
+    if (v >= 0 && on_path[k + 1]) x[kAdjacency + 3 * k + static_cast<std::size_t>(v)] = 1.0f;
   }
   return x;
 }
