@@ -300,9 +300,15 @@ void Predictor::save(StateArchive& archive) const {
 }
 
 void Predictor::load(const StateArchive& archive) {
-  if (archive.scalar_uint("input_size") != input_size_ || archive.scalar_uint("ensemble") != nets_.size())
-    throw std::runtime_error("Predictor::load: saved predictor has another input size or ensemble size; "
-                             "restart with the configuration the checkpoint was written with");
+  if (archive.scalar_uint("input_size") != input_size_)
+    throw std::runtime_error("Predictor::load: saved predictor has input size " +
+                             std::to_string(archive.scalar_uint("input_size")) + ", this space encodes " +
+                             std::to_string(input_size_) + "; restart with the space the checkpoint was written with");
+  if (archive.scalar_uint("ensemble") != nets_.size())
+    throw std::runtime_error("Predictor::load: saved predictor has " + std::to_string(archive.scalar_uint("ensemble")) +
+                             " ensemble members, the configuration " + std::to_string(nets_.size()) +
+                             "; set the strategy's predictor: {ensemble: " +
+                             std::to_string(archive.scalar_uint("ensemble")) + "} to resume this checkpoint");
   for (std::size_t e = 0; e < nets_.size(); ++e) {  // check every net before changing any
     const auto& g = archive.child("net" + std::to_string(e));
     if (g.doubles("w").size() != nets_[e].w.size())
