@@ -221,7 +221,10 @@ class MctsStrategy final : public SearchStrategy {
 struct LanasConfig {
   std::int32_t max_depth = 5;       ///< height of the partition tree
   std::int32_t min_split = 8;       ///< a node with fewer samples is a leaf
-  double cp = 0.5;                  ///< UCB on z-scored x̄
+  /// \brief UCB on z-scored x̄. As for mcts, the z-scale is the spread of all results, wide
+  /// against the differences among the best regions' candidates: 0.1 (0.5 before session 15, which
+  /// spread the proposals over regions the model rates lower; docs/search.md).
+  double cp = 0.1;
   double ridge = 1e-2;              ///< ridge penalty of the closed-form linear splits
   std::int32_t rebuild_every = 1;   ///< rebuild the tree after every k results...
   double rebuild_growth = 0.02;     ///< ...or after rebuild_growth * results, if more
