@@ -227,23 +227,27 @@ void channel_grad_map(const BnGeometry& g, std::int64_t c, const T* sums, std::i
   map[3] = training ? static_cast<T>(sum_dy_xhat / m) * invstd : T{0};
 }
 
-/// Pass 1 of the backward pass for every channel, inside a parallel region (worksharing loops): the
-/// plane sums in memory order (contiguous ranges per thread, as in batch_norm_forward), then each
-/// channel's map from its planes' sums in sample order (the same sums, in the same order, as a pass per
-/// channel). sums: 2*N*C scratch values; map: [C][4].
+/// Pass 1 of the backward pass for every channel: the plane sums in memory order (contiguous ranges per
+/// thread, as in batch_norm_forward), then each channel's map from its planes' sums in sample order (the
+/// same sums, in the same order, as a pass per channel). map: [C][4].
 template <typename T>
-void grad_map_pass(const BnGeometry& g, const T* x, const T* y, const T* dy, const T* gamma, const T* saved_mean,
-                   const T* saved_invstd, bool relu, bool training, T* dgamma, T* dbeta, GradMode mode, T* sums,
-                   T* map) {
+void grad_map(const BnGeometry& g, const T* x, const T* y, const T* dy, const T* gamma, const T* saved_mean,
+              const T* saved_invstd, bool relu, bool training, T* dgamma, T* dbeta, GradMode mode, T* map) {
+  std::vector<T> sums(static_cast<std::size_t>(2 * g.n * g.c));
+  const bool parallel = g.c > 1 && g.count() * g.c >= detail::kParallelThreshold;
+#pragma omp parallel if (parallel)
+  {
 #pragma omp for schedule(static)
-  for (std::int64_t p = 0; p < g.n * g.c; ++p) {
-    const std::int64_t off = p * g.plane;
-    plane_grad_sums(g.plane, x + off, relu ? y + off : nullptr, dy + off, saved_mean[p % g.c], relu, sums + 2 * p);
-  }
+    for (std::int64_t p = 0; p < g.n * g.c; ++p) {
+      const std::int64_t off = p * g.plane;
+      plane_grad_sums(g.plane, x + off, relu ? y + off : nullptr, dy + off, saved_mean[p % g.c], relu,
+                      sums.data() + 2 * p);
+    }
 #pragma omp for schedule(static)
-  for (std::int64_t c = 0; c < g.c; ++c) {
-    channel_grad_map(g, c, sums + 2 * c, 2 * g.c, gamma, saved_mean[c], saved_invstd[c], training, dgamma, dbeta,
-                     mode, map + 4 * c);
+    for (std::int64_t c = 0; c < g.c; ++c) {
+      channel_grad_map(g, c, sums.data() + 2 * c, 2 * g.c, gamma, saved_mean[c], saved_invstd[c], training,
+                       dgamma, dbeta, mode, map + 4 * c);
+    }
   }
 }
 
@@ -276,21 +280,14 @@ void batch_norm_backward(const BasicTensor<T>& x, const BasicTensor<T>& y, const
   const bool relu = params.activation == Activation::kRelu;
   const BnGeometry g = check_backward(kWhere, x, y, dy, gamma, saved_mean, saved_invstd, dgamma, dbeta, relu);
   detail::require_same_shape(kWhere, "input gradient", dx, x.shape());
-  const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
-  std::vector<T> sums(static_cast<std::size_t>(2 * g.n * g.c));
   std::vector<T> map(static_cast<std::size_t>(4 * g.c));
+  grad_map(g, x.data(), y.data(), dy.data(), gamma != nullptr ? gamma->data() : nullptr, saved_mean.data(),
+           saved_invstd.data(), relu, params.training, dgamma != nullptr ? dgamma->data() : nullptr,
+           dbeta != nullptr ? dbeta->data() : nullptr, mode, map.data());
+  const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
 #pragma omp parallel if (parallel)
-  {
-    grad_map_pass(g, x.data(), y.data(), dy.data(), gamma != nullptr ? gamma->data() : nullptr, saved_mean.data(),
-                  saved_invstd.data(), relu, params.training, dgamma != nullptr ? dgamma->data() : nullptr,
-                  dbeta != nullptr ? dbeta->data() : nullptr, mode, sums.data(), map.data());
-#pragma omp for schedule(static)
-    for (std::int64_t p = 0; p < g.n * g.c; ++p) {
-      const std::int64_t off = p * g.plane;
-      detail::bn_grad_plane(x.data() + off, relu ? y.data() + off : nullptr, dy.data() + off,
-                            map.data() + 4 * (p % g.c), dx.data() + off, g.plane, mode == GradMode::kAdd);
-    }
-  }
+  detail::bn_grad_planes(x.data(), relu ? y.data() : nullptr, dy.data(), map.data(), dx.data(), g.n * g.c,
+                         g.c, g.plane, mode == GradMode::kAdd);
 }
 
 template <Scalar T>
@@ -304,12 +301,9 @@ void batch_norm_backward_map(const BasicTensor<T>& x, const BasicTensor<T>& y, c
   const bool relu = params.activation == Activation::kRelu;
   const BnGeometry g = check_backward(kWhere, x, y, dy, gamma, saved_mean, saved_invstd, dgamma, dbeta, relu);
   detail::require_same_shape(kWhere, "map", map, Shape{g.c, 4});
-  const bool parallel = g.c > 1 && x.size() >= detail::kParallelThreshold;
-  std::vector<T> sums(static_cast<std::size_t>(2 * g.n * g.c));
-#pragma omp parallel if (parallel)
-  grad_map_pass(g, x.data(), y.data(), dy.data(), gamma != nullptr ? gamma->data() : nullptr, saved_mean.data(),
-                saved_invstd.data(), relu, params.training, dgamma != nullptr ? dgamma->data() : nullptr,
-                dbeta != nullptr ? dbeta->data() : nullptr, mode, sums.data(), map.data());
+  grad_map(g, x.data(), y.data(), dy.data(), gamma != nullptr ? gamma->data() : nullptr, saved_mean.data(),
+           saved_invstd.data(), relu, params.training, dgamma != nullptr ? dgamma->data() : nullptr,
+           dbeta != nullptr ? dbeta->data() : nullptr, mode, map.data());
 }
 
 #define ALPHAX_INSTANTIATE_BN(T)                                                                             \

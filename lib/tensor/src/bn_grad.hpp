@@ -28,4 +28,18 @@ inline void bn_grad_plane(const T* x, const T* mask, const T* dy, const T* map, 
   }
 }
 
+/// \brief bn_grad_plane over `planes` planes of `plane` values in NCHW order, plane p of channel
+/// p % channels (map [channels][4]); mask may be null. A worksharing loop: call it inside a parallel
+/// region (each thread takes a contiguous range of planes).
+template <typename T>
+inline void bn_grad_planes(const T* x, const T* mask, const T* dy, const T* map, T* out, std::int64_t planes,
+                           std::int64_t channels, std::int64_t plane, bool add) {
+#pragma omp for schedule(static)
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const std::int64_t off = p * plane;
+    bn_grad_plane(x + off, mask != nullptr ? mask + off : nullptr, dy + off, map + 4 * (p % channels),
+                  out + off, plane, add);
+  }
+}
+
 }  // namespace alphax::tensor::detail

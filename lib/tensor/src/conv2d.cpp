@@ -802,7 +802,8 @@ void direct_backward(const ConvGeometry& g, const DirectPlan& p, const float* x,
 // ---- Winograd path (float, AVX-512, stride-1 3x3) ----
 
 bool winograd_applies(const ConvGeometry& g) {
-  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad <= 2 && direct_applies(g);  // direct_applies checks the CPU
+  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad <= 2 &&
+         direct_applies(g);  // direct_applies checks the CPU
 }
 
 /// Whether a T convolution runs Winograd (forward pass and dx); throws when kWinograd is asked for and
@@ -1108,13 +1109,9 @@ void conv2d_backward(const BasicTensor<T>& x, const BasicTensor<T>& weight, cons
     if (!fused) {
       // The other paths take the output gradient as a tensor: form it once.
       BasicTensor<T> dc(out);
-      const std::int64_t plane = g.oh * g.ow;
-#pragma omp parallel for schedule(static) num_threads(threads)
-      for (std::int64_t q = 0; q < g.n * g.cout; ++q) {
-        detail::bn_grad_plane(
-            bn->input->data() + q * plane, bn->output != nullptr ? bn->output->data() + q * plane : nullptr,
-            dy.data() + q * plane, bn->map->data() + 4 * (q % g.cout), dc.data() + q * plane, plane, false);
-      }
+#pragma omp parallel num_threads(threads)
+      detail::bn_grad_planes(bn->input->data(), bn->output != nullptr ? bn->output->data() : nullptr,
+                             dy.data(), bn->map->data(), dc.data(), g.n * g.cout, g.cout, g.oh * g.ow, false);
       conv2d_backward(x, weight, dc, dx, dweight, dbias, params, workspace, mode);
       return;
     }
