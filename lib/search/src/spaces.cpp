@@ -159,15 +159,17 @@ std::vector<float> Nb201Space::encode(const Genome& genome) const {
   // One-hot op per edge, an edge that carries nothing to the output encoded as "none": cells that
   // differ only in such edges compute the same function, so the predictor sees them as one.
   // Undecided edges (partial genomes) count as possibly alive.
-  std::array<bool, 4> fed{true, false, false, false};      // node receives a path from the input
-  std::array<bool, 4> feeds{false, false, false, true};    // node has a path to the output
-  for (std::size_t e = 0; e < kEdges; ++e)
-    if (genome[e] != 0 && fed[static_cast<std::size_t>(kEdgeNodes[e][0])]) fed[static_cast<std::size_t>(kEdgeNodes[e][1])] = true;
+  const auto from = [](std::size_t e) { return static_cast<std::size_t>(kEdgeNodes[e][0]); };
+  const auto to = [](std::size_t e) { return static_cast<std::size_t>(kEdgeNodes[e][1]); };
+  std::array<bool, 4> fed{true, false, false, false};    // node receives a path from the input
+  std::array<bool, 4> feeds{false, false, false, true};  // node has a path to the output
+  for (std::size_t e = 0; e < kEdges; ++e)               // edges are ordered by target node
+    if (genome[e] != 0 && fed[from(e)]) fed[to(e)] = true;
   for (std::size_t e = kEdges; e-- > 0;)
-    if (genome[e] != 0 && feeds[static_cast<std::size_t>(kEdgeNodes[e][1])]) feeds[static_cast<std::size_t>(kEdgeNodes[e][0])] = true;
+    if (genome[e] != 0 && feeds[to(e)]) feeds[from(e)] = true;
   for (std::size_t e = 0; e < kEdges; ++e) {
     if (genome[e] < 0) continue;
-    const bool alive = fed[static_cast<std::size_t>(kEdgeNodes[e][0])] && feeds[static_cast<std::size_t>(kEdgeNodes[e][1])];
+    const bool alive = fed[from(e)] && feeds[to(e)];
     x[e * 5 + (alive ? static_cast<std::size_t>(genome[e]) : 0)] = 1.0f;
   }
   // Path counts: every input->output path whose edges are all decided and none is "none",
@@ -411,7 +413,8 @@ std::vector<float> Nb101Space::encode(const Genome& genome) const {
   }
   for (std::size_t p = 0; p < kAdjacency; ++p) {
     const auto [from, to] = edge_of(p);
-    x[p] = genome[p] == 1 && on_path[static_cast<std::size_t>(from)] && on_path[static_cast<std::size_t>(to)] ? 1.0f : 0.0f;
+    const bool live = on_path[static_cast<std::size_t>(from)] && on_path[static_cast<std::size_t>(to)];
+    x[p] = genome[p] == 1 && live ? 1.0f : 0.0f;
   }
   for (std::size_t k = 0; k < kInterior; ++k) {
     const auto v = genome[kAdjacency + k];

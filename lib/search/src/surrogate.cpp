@@ -72,13 +72,6 @@ std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genom
   return result;
 }
 
-double Acquisition::score(const std::vector<float>& x) const {
-  if (!predictor->trained()) return 0.0;
-  if (thompson) return predictor->predict_member(x, member);
-  const auto e = predictor->predict(x);
-  return e.mean + kappa * e.stddev;
-}
-
 double Acquisition::score(const std::vector<float>& x, const std::vector<double>& priors) const {
   if (!predictor->trained()) return 0.0;
   if (thompson) return predictor->predict_member(x, member);

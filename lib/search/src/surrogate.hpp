@@ -38,8 +38,7 @@ struct Acquisition {
   bool thompson = true;
   double kappa = 0.0;
   std::size_t member = 0;
-  double score(const std::vector<float>& x) const;
-  /// score(x) given the predictor's prior_outputs(x).
+  /// The score of encoding x, given the predictor's prior_outputs(x) (kept per genome by CandidateMemo).
   double score(const std::vector<float>& x, const std::vector<double>& priors) const;
 };
 Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, Rng& rng);
@@ -56,7 +55,7 @@ class CandidateMemo {
   std::optional<std::uint64_t> hash(const SearchSpace& space, const Genome& g);
   /// space.encode(g) for a valid `g`.
   const std::vector<float>& encoding(const SearchSpace& space, const Genome& g);
-  /// acquisition.score(space.encode(g)) for a valid `g`.
+  /// The acquisition score of space.encode(g) for a valid `g`.
   double score(const SearchSpace& space, const Genome& g, const Acquisition& acquisition);
   void clear() {
     entries_.clear();
