@@ -156,6 +156,39 @@ TEST(Predictor, RandomPriorsMakeTheMembersDisagreeWhereThereAreNoData) {
   EXPECT_GT(with, 2.0 * without) << "without priors " << without << ", with " << with;
 }
 
+TEST(Predictor, MemberOutputsGiveExactlyPredictAndPredictMember) {
+  // Candidate memos keep member_outputs() per architecture and score ucb and Thompson from them:
+  // that must give the bits predict() and predict_member() give, for both kinds of target.
+  for (const bool rank_targets : {true, false}) {
+    Nb201Space space;
+    testing::SyntheticEvaluator evaluator(space, 3);
+    PredictorConfig config;
+    config.rank_targets = rank_targets;
+    config.prior_scale = 1.0;
+    Predictor predictor(space.encoding_size(), config, 4);
+    Rng rng(5);
+    const auto x0 = space.encode(space.sample(rng));
+    EXPECT_TRUE(predictor.member_outputs(x0, predictor.prior_outputs(x0)).empty());  // untrained
+    for (int i = 0; i < 25; ++i) {
+      const auto g = space.sample(rng);
+      predictor.add(space.encode(g), evaluator.evaluate(space, g).objective);
+    }
+    for (int i = 0; i < 20; ++i) {
+      const auto x = space.encode(space.sample(rng));
+      const auto outputs = predictor.member_outputs(x, predictor.prior_outputs(x));
+      ASSERT_EQ(outputs.size(), predictor.ensemble_size());
+      const auto direct = predictor.predict(x), from_outputs = predictor.estimate(outputs);
+      EXPECT_EQ(std::memcmp(&direct.mean, &from_outputs.mean, sizeof(double)), 0);
+      EXPECT_EQ(std::memcmp(&direct.stddev, &from_outputs.stddev, sizeof(double)), 0);
+      for (std::size_t m = 0; m < outputs.size(); ++m) {
+        const double a = predictor.predict_member(x, m), b = predictor.objective(outputs[m]);
+        EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << "member " << m;
+      }
+    }
+    EXPECT_THROW(predictor.estimate({1.0}), std::invalid_argument);
+  }
+}
+
 TEST(Predictor, YamlKeysAreCheckedAndRead) {
   const auto c = PredictorConfig::from_yaml(YAML::Load("{hidden: 16, ensemble: 3, rank_targets: false}"), "p");
   EXPECT_EQ(c.hidden, 16);

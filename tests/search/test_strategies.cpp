@@ -443,6 +443,40 @@ TEST(MctsPreemptive, ConcurrentProposalsDrawDistinctUnseenClasses) {
   }
 }
 
+/// The proposals of `strategy_yaml` (seed 3) with `workers` evaluations in flight, 30 results.
+std::vector<Genome> proposals_of(const std::string& strategy_yaml, const SearchSpace& space, std::size_t workers) {
+  SyntheticEvaluator evaluator(space, 5);
+  auto strategy = make_strategy(YAML::Load(strategy_yaml), space, 3);
+  Scripted run(space, *strategy, 17);
+  std::vector<Genome> genomes;
+  for (int i = 0; i < 30; ++i)
+    for (const auto& p : run.step(evaluator, space, workers)) genomes.push_back(p.genome);
+  return genomes;
+}
+
+class ThompsonInFlight : public ::testing::TestWithParam<std::string> {};
+
+// By default mcts and lanas score by ucb when nothing else is in flight and by one random ensemble
+// member (Thompson) when other proposals are: exactly the proposals of thompson_in_flight: false
+// in a sequential search, exactly those of thompson: true with several workers.
+TEST_P(ThompsonInFlight, SequentialSearchesKeepUcbConcurrentProposalsUseThompson) {
+  Nb201Space space;
+  const auto yaml = [&](const std::string& extra) {
+    auto y = strategy_yaml(GetParam());
+    return y.substr(0, y.size() - 1) + extra + "}";
+  };
+  const auto ucb = yaml(", thompson_in_flight: false");
+  const auto thompson = yaml(", thompson: true");
+  EXPECT_EQ(proposals_of(yaml(""), space, 1), proposals_of(ucb, space, 1));
+  EXPECT_NE(proposals_of(thompson, space, 1), proposals_of(ucb, space, 1));  // the modes do differ here
+  const auto concurrent = proposals_of(yaml(""), space, 4);
+  EXPECT_EQ(concurrent, proposals_of(thompson, space, 4));
+  EXPECT_NE(concurrent, proposals_of(ucb, space, 4));
+}
+
+INSTANTIATE_TEST_SUITE_P(SurrogateStrategies, ThompsonInFlight, ::testing::Values("mcts", "lanas"),
+                         [](const auto& param_info) { return param_info.param; });
+
 TEST(LanasStrategy, ProposalLiesInTheLeafTheTreeChose) {
   for (const auto& yaml : testing::space_yamls()) {
     const auto space = space_from(yaml);

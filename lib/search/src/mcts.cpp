@@ -161,7 +161,7 @@ std::vector<std::int32_t> MctsStrategy::path_for(const Genome& genome) {
 std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double mean, double scale) {
   const auto elite = detail::top_genomes(evaluated_, static_cast<std::size_t>(config_.surrogate.elite),
                                          config_.surrogate.elite_distance);
-  const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, rng_);
+  const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, !pending_.empty(), rng_);
   const auto accept_all = [](const Genome&) { return true; };
   // Rollouts from the root: one scored pool serves the values of every child on the way down.
   const auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,

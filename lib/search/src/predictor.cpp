@@ -232,19 +232,39 @@ std::vector<double> Predictor::prior_outputs(const std::vector<float>& x) const 
 Estimate Predictor::predict(const std::vector<float>& x) const { return predict(x, prior_outputs(x)); }
 
 Estimate Predictor::predict(const std::vector<float>& x, const std::vector<double>& priors) const {
+  if (trainings_ == 0) {
+    member_outputs(x, priors);  // the same argument checks as a trained predictor
+    return {y_mean_, 0.0};
+  }
+  return estimate(member_outputs(x, priors));
+}
+
+std::vector<double> Predictor::member_outputs(const std::vector<float>& x, const std::vector<double>& priors) const {
   if (x.size() != input_size_)
     throw std::invalid_argument("Predictor::predict: encoding of size " + std::to_string(x.size()) + ", expected " +
                                 std::to_string(input_size_));
   if (priors.size() != (config_.prior_scale > 0.0 ? nets_.size() : 0))
     throw std::invalid_argument("Predictor::predict: " + std::to_string(priors.size()) +
                                 " prior outputs; pass prior_outputs(x) of this predictor");
-  if (trainings_ == 0) return {y_mean_, 0.0};
+  std::vector<double> outputs;
+  if (trainings_ == 0) return outputs;
+  outputs.reserve(nets_.size());
   std::vector<double> h1, h2;
-  double sum = 0.0, sum_sq = 0.0;
   for (std::size_t e = 0; e < nets_.size(); ++e) {
     // The same sum as forward(): the trained net plus the member's fixed prior.
     const double out = forward_weights(nets_[e].w, x.data(), h1, h2);
-    const double z = priors.empty() ? out : out + config_.prior_scale * priors[e];
+    outputs.push_back(priors.empty() ? out : out + config_.prior_scale * priors[e]);
+  }
+  return outputs;
+}
+
+Estimate Predictor::estimate(const std::vector<double>& outputs) const {
+  if (trainings_ == 0) return {y_mean_, 0.0};
+  if (outputs.size() != nets_.size())
+    throw std::invalid_argument("Predictor::estimate: " + std::to_string(outputs.size()) + " outputs for " +
+                                std::to_string(nets_.size()) + " members");
+  double sum = 0.0, sum_sq = 0.0;
+  for (const double z : outputs) {
     sum += z;
     sum_sq += z * z;
   }

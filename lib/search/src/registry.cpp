@@ -40,6 +40,7 @@ SurrogateConfig read_surrogate(ConfigReader& r, const SurrogateConfig& defaults)
   c.neighbourhoods = r.get_int("neighbourhoods", c.neighbourhoods, 0);
   c.kappa = r.get_double("kappa", c.kappa, 0.0);
   c.thompson = r.get_bool("thompson", c.thompson);
+  c.thompson_in_flight = r.get_bool("thompson_in_flight", c.thompson_in_flight);
   c.predictor = PredictorConfig::from_yaml(r.get_node("predictor"), "strategy.predictor", defaults.predictor);
   return c;
 }

@@ -72,17 +72,17 @@ std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genom
   return result;
 }
 
-double Acquisition::score(const std::vector<float>& x, const std::vector<double>& priors) const {
+double Acquisition::score(const std::vector<double>& member_outputs) const {
   if (!predictor->trained()) return 0.0;
-  if (thompson) return predictor->predict_member(x, member);
-  const auto e = predictor->predict(x, priors);
+  if (thompson) return predictor->objective(member_outputs.at(member));
+  const auto e = predictor->estimate(member_outputs);
   return e.mean + kappa * e.stddev;
 }
 
-Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, Rng& rng) {
+Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, bool in_flight, Rng& rng) {
   Acquisition a;
   a.predictor = &predictor;
-  a.thompson = config.thompson;
+  a.thompson = config.thompson || (config.thompson_in_flight && in_flight);
   a.kappa = config.kappa;
   a.member = std::uniform_int_distribution<std::size_t>(0, predictor.ensemble_size() - 1)(rng);
   return a;
@@ -127,18 +127,16 @@ double CandidateMemo::score(const SearchSpace& space, const Genome& g, const Acq
   if (!acquisition.predictor->trained()) return 0.0;
   auto& e = entry(space, g);
   const auto version = acquisition.predictor->trainings();
-  const auto member = acquisition.thompson ? acquisition.member : 0;
-  if (e.scored_at != version || e.member != member) {
+  if (e.scored_at != version) {
     if (e.encoding.empty()) e.encoding = space.encode(g);
     if (!e.has_priors) {  // the prior nets are fixed: their outputs are computed once per genome
       e.priors = acquisition.predictor->prior_outputs(e.encoding);
       e.has_priors = true;
     }
-    e.score = acquisition.score(e.encoding, e.priors);
+    e.outputs = acquisition.predictor->member_outputs(e.encoding, e.priors);
     e.scored_at = version;
-    e.member = member;
   }
-  return e.score;
+  return acquisition.score(e.outputs);
 }
 
 std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& partial, const SurrogateConfig& config,

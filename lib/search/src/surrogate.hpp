@@ -38,14 +38,17 @@ struct Acquisition {
   bool thompson = true;
   double kappa = 0.0;
   std::size_t member = 0;
-  /// The score of encoding x, given the predictor's prior_outputs(x) (kept per genome by CandidateMemo).
-  double score(const std::vector<float>& x, const std::vector<double>& priors) const;
+  /// The score of a candidate given the predictor's member_outputs() there (kept per genome by CandidateMemo).
+  double score(const std::vector<double>& member_outputs) const;
 };
-Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, Rng& rng);
+/// The acquisition of one proposal round. `in_flight`: other proposals of the strategy are still
+/// being evaluated, which makes it Thompson when SurrogateConfig::thompson_in_flight is set. The
+/// member is drawn in every case, so the RNG stream does not depend on the mode.
+Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, bool in_flight, Rng& rng);
 
 /// Memo of the pure per-genome work of candidate_pool(): validity and canonical hash (fixed for
-/// good) and the acquisition score (fixed while the predictor is not retrained and, with
-/// Thompson, the ensemble member is the same). Consecutive proposals meet mostly the same
+/// good) and the ensemble members' outputs (fixed while the predictor is not retrained), from
+/// which ucb and every Thompson member score alike. Consecutive proposals meet mostly the same
 /// candidates (the elites' neighbourhoods and mutations), so they are hashed, encoded and scored
 /// once per retraining instead of once per proposal. Every value is what recomputing would give,
 /// so the memo changes no choice and is not saved: after a restart it refills with the same values.
@@ -69,9 +72,8 @@ class CandidateMemo {
   struct Entry {
     bool valid = false;
     std::uint64_t hash = 0;
-    std::uint64_t scored_at = 0;  ///< predictor trainings when `score` was computed; 0: not scored
-    std::size_t member = 0;       ///< Thompson member `score` belongs to
-    double score = 0.0;
+    std::uint64_t scored_at = 0;  ///< predictor trainings when `outputs` were computed; 0: not yet
+    std::vector<double> outputs;  ///< Predictor::member_outputs at `scored_at`
     std::vector<float> encoding;  ///< empty until first asked for
     bool has_priors = false;      ///< `priors` holds the predictor's prior_outputs (never change)
     std::vector<double> priors;

@@ -58,6 +58,13 @@ class Predictor {
   Estimate predict(const std::vector<float>& x, const std::vector<double>& priors) const;
   /// \brief The prediction of ensemble member `member` alone, in objective units.
   double predict_member(const std::vector<float>& x, std::size_t member) const;
+  /// \brief Every member's raw output at `x`, given prior_outputs(x): what predict() and
+  /// predict_member() map to objective units, for callers that keep it while the weights stay.
+  std::vector<double> member_outputs(const std::vector<float>& x, const std::vector<double>& priors) const;
+  /// \brief predict(x) from member_outputs(x, priors) (bit-identical).
+  Estimate estimate(const std::vector<double>& outputs) const;
+  /// \brief predict_member(x, m) from member_outputs(x, priors)[m] (bit-identical).
+  double objective(double output) const { return to_objective(output); }
   std::size_t ensemble_size() const { return nets_.size(); }
   /// \brief Whether at least one retraining happened.
   bool trained() const { return trainings_ > 0; }

@@ -95,9 +95,15 @@ struct SurrogateConfig {
   /// the best seen (local search). Costs sum_i (K_i - 1) scorings each.
   std::int32_t neighbourhoods = 3;
   double kappa = 0.5;                ///< ucb acquisition = mean + kappa * stddev
-  /// \brief Score by one random ensemble member per proposal instead of ucb. Off by default:
-  /// ucb ranks the candidates near the best more reliably once the data are dense there.
+  /// \brief Score by one random ensemble member per proposal instead of ucb, always. Off by
+  /// default: in a sequential search ucb ranks the candidates near the best more reliably once
+  /// the data are dense there.
   bool thompson = false;
+  /// \brief Score by one random ensemble member (Thompson) when other proposals are still in
+  /// flight, ucb when none is: concurrent proposals then follow different members and spread over
+  /// what the ensemble is unsure about (parallel Thompson sampling) instead of all taking the next
+  /// best of one ranking. A sequential search is unchanged.
+  bool thompson_in_flight = true;
   PredictorConfig predictor;
 };
 
