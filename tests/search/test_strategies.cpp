@@ -456,20 +456,21 @@ std::vector<Genome> proposals_of(const std::string& strategy_yaml, const SearchS
 
 class ThompsonInFlight : public ::testing::TestWithParam<std::string> {};
 
-// By default mcts and lanas score by ucb when nothing else is in flight and by one random ensemble
-// member (Thompson) when other proposals are: exactly the proposals of thompson_in_flight: false
-// in a sequential search, exactly those of thompson: true with several workers.
+// With thompson_in_flight, mcts and lanas score by ucb when nothing else is in flight and by one
+// random ensemble member (Thompson) when other proposals are: exactly the proposals of the default
+// (ucb) in a sequential search, exactly those of thompson: true with several workers.
 TEST_P(ThompsonInFlight, SequentialSearchesKeepUcbConcurrentProposalsUseThompson) {
   Nb201Space space;
   const auto yaml = [&](const std::string& extra) {
     auto y = strategy_yaml(GetParam());
     return y.substr(0, y.size() - 1) + extra + "}";
   };
-  const auto ucb = yaml(", thompson_in_flight: false");
+  const auto in_flight = yaml(", thompson_in_flight: true");
+  const auto ucb = yaml("");
   const auto thompson = yaml(", thompson: true");
-  EXPECT_EQ(proposals_of(yaml(""), space, 1), proposals_of(ucb, space, 1));
+  EXPECT_EQ(proposals_of(in_flight, space, 1), proposals_of(ucb, space, 1));
   EXPECT_NE(proposals_of(thompson, space, 1), proposals_of(ucb, space, 1));  // the modes do differ here
-  const auto concurrent = proposals_of(yaml(""), space, 4);
+  const auto concurrent = proposals_of(in_flight, space, 4);
   EXPECT_EQ(concurrent, proposals_of(thompson, space, 4));
   EXPECT_NE(concurrent, proposals_of(ucb, space, 4));
 }
