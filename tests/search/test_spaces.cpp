@@ -445,6 +445,8 @@ TEST(Registry, UnknownSpaceOrStrategyNamesTheValidChoices) {
                  {"strategy.name", "'bayesopt'", "random, evolution, mcts, lanas"});
   expect_invalid([&] { make_strategy(YAML::Load("{name: mcts, cpp: 1}"), space, 0); }, {"strategy.cpp", "unknown key"});
   expect_invalid([&] { make_strategy(YAML::Load("{name: mcts, cp: high}"), space, 0); }, {"strategy.cp", "not a number"});
+  expect_invalid([&] { make_strategy(YAML::Load("{name: mcts, thompson_in_flight: 1.5}"), space, 0); },
+                 {"strategy.thompson_in_flight", "[0, 1]"});
   expect_invalid([&] { make_strategy(YAML::Load("{name: evolution, population: 5, tournament: 9}"), space, 0); },
                  {"strategy.tournament"});
   expect_invalid([&] { make_strategy(YAML::Load("{name: lanas, predictor: {hiden: 3}}"), space, 0); },

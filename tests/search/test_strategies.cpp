@@ -456,23 +456,29 @@ std::vector<Genome> proposals_of(const std::string& strategy_yaml, const SearchS
 
 class ThompsonInFlight : public ::testing::TestWithParam<std::string> {};
 
-// With thompson_in_flight, mcts and lanas score by ucb when nothing else is in flight and by one
-// random ensemble member (Thompson) when other proposals are: exactly the proposals of the default
-// (ucb) in a sequential search, exactly those of thompson: true with several workers.
+// With thompson_in_flight 1, mcts and lanas score by ucb when nothing else is in flight and by one
+// random ensemble member (Thompson) when other proposals are: exactly the proposals of ucb (0) in a
+// sequential search, exactly those of thompson: true with several workers.
 TEST_P(ThompsonInFlight, SequentialSearchesKeepUcbConcurrentProposalsUseThompson) {
   Nb201Space space;
   const auto yaml = [&](const std::string& extra) {
     auto y = strategy_yaml(GetParam());
     return y.substr(0, y.size() - 1) + extra + "}";
   };
-  const auto in_flight = yaml(", thompson_in_flight: true");
-  const auto ucb = yaml("");
+  const auto in_flight = yaml(", thompson_in_flight: 1");
+  const auto ucb = yaml(", thompson_in_flight: 0");
   const auto thompson = yaml(", thompson: true");
   EXPECT_EQ(proposals_of(in_flight, space, 1), proposals_of(ucb, space, 1));
   EXPECT_NE(proposals_of(thompson, space, 1), proposals_of(ucb, space, 1));  // the modes do differ here
   const auto concurrent = proposals_of(in_flight, space, 4);
   EXPECT_EQ(concurrent, proposals_of(thompson, space, 4));
   EXPECT_NE(concurrent, proposals_of(ucb, space, 4));
+  // A weight between: ucb in a sequential search, neither ucb's nor Thompson's proposals in a batch.
+  const auto blend = yaml(", thompson_in_flight: 0.5");
+  EXPECT_EQ(proposals_of(blend, space, 1), proposals_of(ucb, space, 1));
+  const auto blended = proposals_of(blend, space, 4);
+  EXPECT_NE(blended, concurrent);
+  EXPECT_NE(blended, proposals_of(ucb, space, 4));
 }
 
 INSTANTIATE_TEST_SUITE_P(SurrogateStrategies, ThompsonInFlight, ::testing::Values("mcts", "lanas"),

@@ -40,7 +40,8 @@ SurrogateConfig read_surrogate(ConfigReader& r, const SurrogateConfig& defaults)
   c.neighbourhoods = r.get_int("neighbourhoods", c.neighbourhoods, 0);
   c.kappa = r.get_double("kappa", c.kappa, 0.0);
   c.thompson = r.get_bool("thompson", c.thompson);
-  c.thompson_in_flight = r.get_bool("thompson_in_flight", c.thompson_in_flight);
+  c.thompson_in_flight = r.get_double("thompson_in_flight", c.thompson_in_flight, 0.0);
+  if (c.thompson_in_flight > 1.0) throw std::invalid_argument("strategy.thompson_in_flight: must be in [0, 1]");
   c.predictor = PredictorConfig::from_yaml(r.get_node("predictor"), "strategy.predictor", defaults.predictor);
   return c;
 }

@@ -74,17 +74,19 @@ std::vector<const Genome*> top_genomes(const std::vector<std::pair<double, Genom
 
 double Acquisition::score(const std::vector<double>& member_outputs) const {
   if (!predictor->trained()) return 0.0;
-  if (thompson) return predictor->objective(member_outputs.at(member));
+  if (member_weight == 1.0) return predictor->objective(member_outputs.at(member));
   const auto e = predictor->estimate(member_outputs);
-  return e.mean + kappa * e.stddev;
+  const double ucb = e.mean + kappa * e.stddev;
+  if (member_weight == 0.0) return ucb;
+  return member_weight * predictor->objective(member_outputs.at(member)) + (1.0 - member_weight) * ucb;
 }
 
 Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, bool in_flight, Rng& rng) {
   Acquisition a;
   a.predictor = &predictor;
-  a.thompson = config.thompson || (config.thompson_in_flight && in_flight);
   a.kappa = config.kappa;
   a.member = std::uniform_int_distribution<std::size_t>(0, predictor.ensemble_size() - 1)(rng);
+  a.member_weight = config.thompson ? 1.0 : in_flight ? config.thompson_in_flight : 0.0;
   return a;
 }
 

@@ -31,18 +31,19 @@ std::optional<Genome> complete_randomly(const SearchSpace& space, const Genome& 
 std::optional<Genome> complete_from(const SearchSpace& space, const Genome& partial, const Genome& donor,
                                     int edits, Rng& rng);
 
-/// How candidates are scored in one proposal round: Thompson (one ensemble member, drawn per
-/// round) or ucb (mean + kappa * stddev). Scores are 0 while the predictor is untrained.
+/// How candidates are scored in one proposal round: ucb (mean + kappa * stddev), one ensemble
+/// member drawn per round (Thompson), or a weighted sum of the two. Scores are 0 while the
+/// predictor is untrained.
 struct Acquisition {
   const Predictor* predictor = nullptr;
-  bool thompson = true;
   double kappa = 0.0;
   std::size_t member = 0;
+  double member_weight = 0.0;  ///< 0: ucb; 1: the member alone (Thompson); between: weighted sum
   /// The score of a candidate given the predictor's member_outputs() there (kept per genome by CandidateMemo).
   double score(const std::vector<double>& member_outputs) const;
 };
 /// The acquisition of one proposal round. `in_flight`: other proposals of the strategy are still
-/// being evaluated, which makes it Thompson when SurrogateConfig::thompson_in_flight is set. The
+/// being evaluated, which gives the member the weight SurrogateConfig::thompson_in_flight. The
 /// member is drawn in every case, so the RNG stream does not depend on the mode.
 Acquisition make_acquisition(const SurrogateConfig& config, const Predictor& predictor, bool in_flight, Rng& rng);
 
