@@ -241,10 +241,10 @@ Estimate Predictor::predict(const std::vector<float>& x, const std::vector<doubl
 
 std::vector<double> Predictor::member_outputs(const std::vector<float>& x, const std::vector<double>& priors) const {
   if (x.size() != input_size_)
-    throw std::invalid_argument("Predictor::predict: encoding of size " + std::to_string(x.size()) + ", expected " +
+    throw std::invalid_argument("Predictor: encoding of size " + std::to_string(x.size()) + ", expected " +
                                 std::to_string(input_size_));
   if (priors.size() != (config_.prior_scale > 0.0 ? nets_.size() : 0))
-    throw std::invalid_argument("Predictor::predict: " + std::to_string(priors.size()) +
+    throw std::invalid_argument("Predictor: " + std::to_string(priors.size()) +
                                 " prior outputs; pass prior_outputs(x) of this predictor");
   std::vector<double> outputs;
   if (trainings_ == 0) return outputs;

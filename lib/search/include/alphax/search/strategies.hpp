@@ -103,7 +103,7 @@ struct SurrogateConfig {
   /// random ensemble member's prediction (Thompson) plus the rest times ucb; 0 is ucb alone, 1 is
   /// Thompson (parallel Thompson sampling). Concurrent proposals then follow different members
   /// and spread over near-ties of the ranking instead of all taking its next best; a sequential
-  /// search (nothing in flight) is unchanged. 0.5: on NB201 (noisy evaluations) it saved 5-23
+  /// search (nothing in flight) is unchanged. 0.5: on NB201 (noisy evaluations) it saved 2-23
   /// samples at W = 16 on three seed sets; on a noise-free categorical table it cost 4-8 (not
   /// significant). See docs/search.md, "Session 16".
   double thompson_in_flight = 0.5;
