@@ -232,11 +232,7 @@ std::vector<double> Predictor::prior_outputs(const std::vector<float>& x) const 
 Estimate Predictor::predict(const std::vector<float>& x) const { return predict(x, prior_outputs(x)); }
 
 Estimate Predictor::predict(const std::vector<float>& x, const std::vector<double>& priors) const {
-  if (trainings_ == 0) {
-    member_outputs(x, priors);  // the same argument checks as a trained predictor
-    return {y_mean_, 0.0};
-  }
-  return estimate(member_outputs(x, priors));
+  return estimate(member_outputs(x, priors));  // untrained: no outputs, and estimate() gives the data mean
 }
 
 std::vector<double> Predictor::member_outputs(const std::vector<float>& x, const std::vector<double>& priors) const {
