@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 
 namespace alphax::search {
 
@@ -153,8 +155,44 @@ Genome Nb201Space::mutate(const Genome& genome, Rng& rng) const {
   return g;
 }
 
-std::vector<float> Nb201Space::encode(const Genome& genome) const {
-  check_length(genome, kEdges, "Nb201Space::encode");
+namespace {
+constexpr std::int32_t kNb201Ops = 5;
+constexpr std::int32_t kNb201Cells = 5 * 5 * 5 * 5 * 5 * 5;
+
+std::int32_t nb201_code(const Genome& genome) {
+  std::int32_t code = 0;
+  for (const auto op : genome) code = code * kNb201Ops + op;
+  return code;
+}
+
+Genome nb201_cell(std::int32_t code) {
+  Genome genome(Nb201Space::kEdges);
+  for (std::size_t e = Nb201Space::kEdges; e-- > 0; code /= kNb201Ops) genome[e] = code % kNb201Ops;
+  return genome;
+}
+
+/// For every cell (its ops as a base-5 number), the smallest cell of its canonical class. A fixed
+/// table of 15,625 entries, computed once on first use: it depends on nothing but the space.
+const std::vector<std::int32_t>& nb201_representatives() {
+  static const std::vector<std::int32_t> table = [] {
+    std::unordered_map<std::string, std::int32_t> first;
+    std::vector<std::int32_t> representative(kNb201Cells);
+    for (std::int32_t code = 0; code < kNb201Cells; ++code)
+      representative[static_cast<std::size_t>(code)] =
+          first.try_emplace(Nb201Space::canonical_string(nb201_cell(code)), code).first->second;
+    return representative;
+  }();
+  return table;
+}
+}  // namespace
+
+std::vector<float> Nb201Space::encode(const Genome& cell) const {
+  check_length(cell, kEdges, "Nb201Space::encode");
+  // A complete cell is encoded as the representative of its class, so that cells which compute
+  // the same function (e.g. the two intermediate nodes swapped) are one point for the predictor;
+  // the one-hot part below would otherwise set them apart. Measured in docs/search.md, "Session 17".
+  const Genome genome =
+      is_valid(cell) ? nb201_cell(nb201_representatives()[static_cast<std::size_t>(nb201_code(cell))]) : cell;
   std::vector<float> x(encoding_size(), 0.0f);
   // One-hot op per edge, an edge that carries nothing to the output encoded as "none": cells that
   // differ only in such edges compute the same function, so the predictor sees them as one.

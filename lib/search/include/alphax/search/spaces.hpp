@@ -33,7 +33,8 @@ class Nb201Space final : public SearchSpace {
   Genome mutate(const Genome& genome, Rng& rng) const override;
   std::vector<float> encode(const Genome& genome) const override;
   /// \brief One-hot op per edge (30) followed by path counts (40): for each input->output path
-  /// without "none", its sequence of non-skip ops; isomorphic cells share the path part.
+  /// without "none", its sequence of non-skip ops. A complete cell is encoded as the smallest
+  /// cell of its canonical class, so every cell of a class has the same encoding.
   std::size_t encoding_size() const override { return kEdges * 5 + 40; }
   std::uint64_t canonical_hash(const Genome& genome) const override;
   bool is_valid(const Genome& genome) const override;
