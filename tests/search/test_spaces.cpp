@@ -1,9 +1,8 @@
 // Search spaces: canonical hashing, sampling/mutation/tree validity, text forms and their errors.
 #include <gtest/gtest.h>
 
-#include <map>
-
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <set>
 #include <unordered_set>
@@ -164,9 +163,7 @@ TEST(Nb201Space, CellsOfOneClassEncodeAlike) {
   Nb201Space space;
   std::map<std::uint64_t, std::vector<float>> encoding_of_class;
   std::set<std::vector<float>> encodings;
-  Genome g(Nb201Space::kEdges, 0);
-  for (int code = 0; code < 15625; ++code) {
-    for (int e = 5, c = code; e >= 0; --e, c /= 5) g[static_cast<std::size_t>(e)] = c % 5;
+  for (const auto& g : all_nb201_cells()) {
     const auto x = space.encode(g);
     const auto [by_class, added] = encoding_of_class.emplace(space.canonical_hash(g), x);
     EXPECT_EQ(by_class->second, x) << "cells of one class encode differently: " << space.format(g);
