@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <optional>
 #include <unordered_set>
 
 #include "alphax/search/search_driver.hpp"
@@ -482,6 +483,63 @@ TEST_P(ThompsonInFlight, SequentialSearchesKeepUcbConcurrentProposalsUseThompson
 }
 
 INSTANTIATE_TEST_SUITE_P(SurrogateStrategies, ThompsonInFlight, ::testing::Values("mcts", "lanas"),
+                         [](const auto& param_info) { return param_info.param; });
+
+/// Counts, over a sequential search of `results` results on every test space, the model-driven
+/// proposals made while the incumbent (the best result so far) had unseen one-edit neighbours:
+/// `checked` of them, `from_incumbent` one edit from the incumbent.
+struct NeighbourCounts {
+  int checked = 0, from_incumbent = 0;
+};
+NeighbourCounts neighbour_proposals(const std::string& strategy_yaml, int results) {
+  NeighbourCounts counts;
+  for (const auto& yaml : testing::space_yamls()) {
+    const auto space = space_from(yaml);
+    SyntheticEvaluator evaluator(*space, 6);
+    auto strategy = make_strategy(YAML::Load(strategy_yaml), *space, 8);
+    SearchDriver driver(*space, *strategy);
+    std::unordered_set<std::uint64_t> seen;
+    std::optional<std::pair<double, Genome>> incumbent;
+    for (int i = 0; i < results; ++i) {
+      const auto p = driver.next();
+      const auto h = space->canonical_hash(p.genome);
+      if (i >= 4 && incumbent) {  // past initial_random: 4
+        std::unordered_set<std::uint64_t> unseen_next_to_incumbent;
+        for (const auto& n : space->neighbours(incumbent->second))
+          if (!seen.count(space->canonical_hash(n))) unseen_next_to_incumbent.insert(space->canonical_hash(n));
+        if (!unseen_next_to_incumbent.empty()) {
+          ++counts.checked;
+          counts.from_incumbent += unseen_next_to_incumbent.count(h) ? 1 : 0;
+        }
+      }
+      const auto r = evaluator.evaluate(*space, p.genome);
+      driver.complete(p, r);
+      seen.insert(h);
+      if (!incumbent || r.objective > incumbent->first) incumbent = {r.objective, p.genome};
+    }
+  }
+  return counts;
+}
+
+std::string with(const std::string& strategy_yaml, const std::string& extra) {
+  return strategy_yaml.substr(0, strategy_yaml.size() - 1) + ", " + extra + "}";
+}
+
+class IncumbentFirst : public ::testing::TestWithParam<std::string> {};
+
+// With incumbent_first, mcts and lanas propose only the incumbent's unseen neighbours while it has
+// any (lanas: the best of them in the region its tree picks); without it they also propose farther
+// cells (the control that shows the test can fail).
+TEST_P(IncumbentFirst, ProposalsClimbFromTheBestResultWhileItHasUnseenNeighbours) {
+  const auto on = neighbour_proposals(with(strategy_yaml(GetParam()), "incumbent_first: true"), 40);
+  ASSERT_GT(on.checked, 30);
+  EXPECT_EQ(on.from_incumbent, on.checked);
+  const auto off = neighbour_proposals(with(strategy_yaml(GetParam()), "incumbent_first: false"), 40);
+  ASSERT_GT(off.checked, 30);
+  EXPECT_LT(off.from_incumbent, off.checked);
+}
+
+INSTANTIATE_TEST_SUITE_P(SurrogateStrategies, IncumbentFirst, ::testing::Values("mcts", "lanas"),
                          [](const auto& param_info) { return param_info.param; });
 
 TEST(LanasStrategy, ProposalLiesInTheLeafTheTreeChose) {

@@ -311,9 +311,18 @@ Proposal LanasStrategy::propose() {
       if (const auto it = leaf_members_.find(leaf); it != leaf_members_.end())
         for (const auto i : it->second) members.push_back(evaluated_[i]);
       const auto donors = detail::top_genomes(members, static_cast<std::size_t>(config_.surrogate.elite));
-      if (!donors.empty()) {
+      // While the pool is the incumbent's neighbourhood (incumbent_first), the leaf's best
+      // neighbour of the incumbent is the proposal: the region's own members are not searched.
+      const auto next_to_incumbent = [&](const detail::Candidate& c) {
+        const auto around = space_->neighbours(*elite.front());
+        return std::any_of(around.begin(), around.end(),
+                           [&](const Genome& n) { return memo_->hash(*space_, n) == c.hash; });
+      };
+      const bool climbing = config_.surrogate.incumbent_first && !elite.empty() && best && next_to_incumbent(*best);
+      if (!donors.empty() && !climbing) {
         auto local = config_.surrogate;
         local.local_fraction = 1.0;
+        local.incumbent_first = false;  // the donors are the leaf's, not the incumbent
         const auto in_leaf = [&](const Genome& g) { return tree_.in_region(leaf, memo_->encoding(*space_, g)); };
         const int n = std::max(1, config_.surrogate.candidates / 4);
         auto extra = detail::best_candidate(*space_, space_->root(), local, acquisition, donors, seen_, n, 4 * n, in_leaf,

@@ -38,6 +38,7 @@ SurrogateConfig read_surrogate(ConfigReader& r, const SurrogateConfig& defaults)
   c.elite = r.get_int("elite", c.elite, 1);
   c.elite_distance = r.get_int("elite_distance", c.elite_distance, 0);
   c.neighbourhoods = r.get_int("neighbourhoods", c.neighbourhoods, 0);
+  c.incumbent_first = r.get_bool("incumbent_first", c.incumbent_first);
   c.kappa = r.get_double("kappa", c.kappa, 0.0);
   c.thompson = r.get_bool("thompson", c.thompson);
   c.thompson_in_flight = r.get_double("thompson_in_flight", c.thompson_in_flight, 0.0);

@@ -163,6 +163,13 @@ std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& pa
     pool.push_back(std::move(c));
     return pool.size() - 1;
   };
+  // The incumbent's unseen neighbours, while it has any inside `partial` and `accept`, are the
+  // whole pool: the next best cell is most often one edit from the best seen, and scoring distant
+  // candidates against them is where the ensemble's optimism about unsampled regions wins.
+  if (config.incumbent_first && !elite.empty()) {
+    for (auto& n : space.neighbours(*elite.front())) add(std::move(n));
+    if (!pool.empty()) return pool;
+  }
   // Sampled candidates: mutations (1-2 edits) of the elite, share local_fraction, else random completions.
   std::bernoulli_distribution local(config.local_fraction);
   std::uniform_int_distribution<int> edits(1, 2);

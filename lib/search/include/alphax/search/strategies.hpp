@@ -94,6 +94,13 @@ struct SurrogateConfig {
   /// proposal: random mutations miss part of it, and the best cell is most often next to one of
   /// the best seen (local search). Costs sum_i (K_i - 1) scorings each.
   std::int32_t neighbourhoods = 3;
+  /// \brief While the best evaluated arch (the incumbent) has unseen one-edit neighbours, they
+  /// are the whole candidate pool: the search climbs from its best result before it scores
+  /// anything else (lanas: the best of them in the region its tree picks). At W = 1 on NB201
+  /// (seeds 4000-4099) it took mcts from 74.7 to 60.5 mean samples to the best and lanas from 68.4
+  /// to 55.2; on a categorical NK table it moved their means by -7 to +4 samples (docs/search.md,
+  /// "Session 18").
+  bool incumbent_first = true;
   double kappa = 0.5;                ///< ucb acquisition = mean + kappa * stddev
   /// \brief Score by one random ensemble member per proposal instead of ucb, always. Off by
   /// default: in a sequential search ucb ranks the candidates near the best more reliably once
