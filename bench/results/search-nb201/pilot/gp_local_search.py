@@ -10,8 +10,15 @@ output encoded as none, as Nb201Space::encode does), noise 0.05, targets standar
 class (or over a random pool of --pool classes): expected improvement (ei) or mean + 0.5 sd (ucb).
 A class's value is its first row's, as in bench/search/table_noise.py.
 
+Session 18 added asynchronous workers as `alphax bench search` simulates them (--workers W: W
+evaluations in flight, exponential durations, so results return in a random order; samples counted
+at completion), in-flight proposals as believed points that shrink the posterior spread near them
+(--batch believer) or ignored (none), and the first 8 proposals drawn as uniform cells (--cell-init,
+as alphax draws them) or, of --maximin K uniform cells, the one farthest from those already taken.
+
 usage: /usr/bin/python3 bench/results/search-nb201/pilot/gp_local_search.py [--local] [--acquisition ei|ucb]
-           [--pool N] [--seeds 100] [--first-seed 0]   (numpy and scipy; ~3 min for 100 seeds)
+           [--pool N] [--seeds 100] [--first-seed 0] [--workers W] [--batch believer|none]
+           [--cell-init] [--maximin K]   (numpy and scipy; 3-5 min for 100 seeds)
 """
 import argparse
 import csv
@@ -47,6 +54,10 @@ def main():
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--budget", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--cell-init", action="store_true")
+    parser.add_argument("--maximin", type=int, default=0)
+    parser.add_argument("--batch", choices=["none", "believer"], default="believer")
     args = parser.parse_args()
 
     classes, class_of = {}, {}
@@ -66,6 +77,7 @@ def main():
         onehot[np.arange(n), e * 5 + ops[:, e]] = 1
     for g in itertools.product(range(5), repeat=6):
         class_of[g] = index[canonical(list(g))]
+    cell_class = [class_of[g] for g in itertools.product(range(5), repeat=6)]
     neighbours = [set() for _ in range(n)]
     for g, c in class_of.items():
         for e in range(6):
@@ -78,7 +90,7 @@ def main():
         neighbours[c].discard(c)
     best, max_test = int(valid.argmax()), test.max()
 
-    def posterior(seen):
+    def posterior(seen, pending):
         y = valid[seen]
         t = np.clip((y - y.mean()) / (y.std() + 1e-9), -2.5, None)
         xs = onehot[seen]
@@ -86,33 +98,60 @@ def main():
         chol = np.linalg.cholesky(k)
         alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, t))
         ks = np.exp(-(6 - onehot @ xs.T) / 4.0)
+        mean = ks @ alpha
+        if pending and args.batch == "believer":
+            allx = onehot[seen + pending]
+            k = np.exp(-(6 - allx @ allx.T) / 4.0) + 0.05 * np.eye(len(allx))
+            chol = np.linalg.cholesky(k)
+            ks = np.exp(-(6 - onehot @ allx.T) / 4.0)
         v = np.linalg.solve(chol, ks.T)
-        return ks @ alpha, np.sqrt(np.clip(1 - (v * v).sum(0), 1e-12, None)), t.max()
+        return mean, np.sqrt(np.clip(1 - (v * v).sum(0), 1e-12, None)), t.max()
+
+    def propose(rng, seen, pending, taken):
+        if len(seen) < 8:
+            if args.maximin and taken:
+                cands = [cell_class[int(rng.integers(len(cell_class)))] for _ in range(args.maximin)]
+                cands = [c for c in cands if c not in taken] or cands
+                tk = onehot[list(taken)]
+                d = [(6 - (tk @ onehot[c]).max()) for c in cands]
+                return cands[int(np.argmax(d))]
+            while True:
+                c = int(rng.integers(n)) if not args.cell_init else cell_class[int(rng.integers(len(cell_class)))]
+                if c not in taken:
+                    return c
+        mean, sd, top = posterior(seen, pending)
+        incumbent = seen[int(np.argmax(valid[seen]))]
+        local = [c for c in neighbours[incumbent] if c not in taken] if args.local else []
+        if local:
+            return max(local, key=lambda c: mean[c])
+        if args.acquisition == "ei":
+            z = (mean - top) / sd
+            score = (mean - top) * norm.cdf(z) + sd * norm.pdf(z)
+        else:
+            score = mean + 0.5 * sd
+        score[list(taken)] = -np.inf
+        candidates = rng.choice(n, args.pool, replace=False) if args.pool else np.arange(n)
+        pick = int(candidates[np.argmax(score[candidates])])
+        if score[pick] == -np.inf:
+            pick = int(np.argmax(score))
+        return pick
 
     def run(seed):
         rng = np.random.default_rng(seed)
-        seen = [int(c) for c in rng.permutation(n)[:8]]
-        seen_set = set(seen)
-        while len(seen) < args.budget and best not in seen_set:
-            mean, sd, top = posterior(seen)
-            incumbent = seen[int(np.argmax(valid[seen]))]
-            local = [c for c in neighbours[incumbent] if c not in seen_set] if args.local else []
-            if local:
-                pick = max(local, key=lambda c: mean[c])
-            else:
-                if args.acquisition == "ei":
-                    z = (mean - top) / sd
-                    score = (mean - top) * norm.cdf(z) + sd * norm.pdf(z)
-                else:
-                    score = mean + 0.5 * sd
-                score[list(seen_set)] = -np.inf
-                candidates = rng.choice(n, args.pool, replace=False) if args.pool else np.arange(n)
-                pick = int(candidates[np.argmax(score[candidates])])
-                if score[pick] == -np.inf:
-                    pick = int(np.argmax(score))
-            seen.append(int(pick))
-            seen_set.add(int(pick))
-        samples = seen.index(best) + 1 if best in seen_set else args.budget
+        seen, pending, taken = [], [], set()
+        running = []  # (finish, order, class)
+        now, order = 0.0, 0
+        import heapq
+        while len(seen) < args.budget:
+            while len(running) < args.workers:
+                c = propose(rng, seen, pending, taken)
+                taken.add(c); pending.append(c)
+                heapq.heappush(running, (now + rng.exponential(), order, c)); order += 1
+            now, _, c = heapq.heappop(running)
+            pending.remove(c); seen.append(c)
+            if c == best:
+                break
+        samples = len(seen) if best in seen else args.budget
 
         def regret(k):
             first = seen[:k]
@@ -122,8 +161,8 @@ def main():
 
     results = np.array([run(s) for s in range(args.first_seed, args.first_seed + args.seeds)])
     s = results[:, 0]
-    print("local %s, %s over %s, seeds %d-%d: samples to best mean %.1f, median %.1f, found within 200 %.2f, "
-          "regret@50/100/200 %.3f / %.3f / %.3f" % (args.local, args.acquisition, args.pool or "all unseen",
+    print("W %d batch %s local %s, %s over %s, seeds %d-%d: samples to best mean %.1f, median %.1f, found within 200 %.2f, "
+          "regret@50/100/200 %.3f / %.3f / %.3f" % (args.workers, args.batch, args.local, args.acquisition, args.pool or "all unseen",
           args.first_seed, args.first_seed + args.seeds - 1, s.mean(), np.median(s), (s <= 200).mean(),
           *results[:, 1:].mean(0)))
 
