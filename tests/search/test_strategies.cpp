@@ -455,6 +455,11 @@ std::vector<Genome> proposals_of(const std::string& strategy_yaml, const SearchS
   return genomes;
 }
 
+/// `strategy_yaml` (a flow map) with `extra` keys added.
+std::string with(const std::string& strategy_yaml, const std::string& extra) {
+  return strategy_yaml.substr(0, strategy_yaml.size() - 1) + ", " + extra + "}";
+}
+
 class ThompsonInFlight : public ::testing::TestWithParam<std::string> {};
 
 // With thompson_in_flight 1, mcts and lanas score by ucb when nothing else is in flight and by one
@@ -462,20 +467,16 @@ class ThompsonInFlight : public ::testing::TestWithParam<std::string> {};
 // sequential search, exactly those of thompson: true with several workers.
 TEST_P(ThompsonInFlight, SequentialSearchesKeepUcbConcurrentProposalsUseThompson) {
   Nb201Space space;
-  const auto yaml = [&](const std::string& extra) {
-    auto y = strategy_yaml(GetParam());
-    return y.substr(0, y.size() - 1) + extra + "}";
-  };
-  const auto in_flight = yaml(", thompson_in_flight: 1");
-  const auto ucb = yaml(", thompson_in_flight: 0");
-  const auto thompson = yaml(", thompson: true");
+  const auto in_flight = with(strategy_yaml(GetParam()), "thompson_in_flight: 1");
+  const auto ucb = with(strategy_yaml(GetParam()), "thompson_in_flight: 0");
+  const auto thompson = with(strategy_yaml(GetParam()), "thompson: true");
   EXPECT_EQ(proposals_of(in_flight, space, 1), proposals_of(ucb, space, 1));
   EXPECT_NE(proposals_of(thompson, space, 1), proposals_of(ucb, space, 1));  // the modes do differ here
   const auto concurrent = proposals_of(in_flight, space, 4);
   EXPECT_EQ(concurrent, proposals_of(thompson, space, 4));
   EXPECT_NE(concurrent, proposals_of(ucb, space, 4));
   // A weight between: ucb in a sequential search, neither ucb's nor Thompson's proposals in a batch.
-  const auto blend = yaml(", thompson_in_flight: 0.5");
+  const auto blend = with(strategy_yaml(GetParam()), "thompson_in_flight: 0.5");
   EXPECT_EQ(proposals_of(blend, space, 1), proposals_of(ucb, space, 1));
   const auto blended = proposals_of(blend, space, 4);
   EXPECT_NE(blended, concurrent);
@@ -519,10 +520,6 @@ NeighbourCounts neighbour_proposals(const std::string& strategy_yaml, int result
     }
   }
   return counts;
-}
-
-std::string with(const std::string& strategy_yaml, const std::string& extra) {
-  return strategy_yaml.substr(0, strategy_yaml.size() - 1) + ", " + extra + "}";
 }
 
 class IncumbentFirst : public ::testing::TestWithParam<std::string> {};
