@@ -507,7 +507,7 @@ NeighbourCounts neighbour_proposals(const std::string& strategy_yaml, int result
       if (i >= 4 && incumbent) {  // past initial_random: 4
         std::unordered_set<std::uint64_t> unseen_next_to_incumbent;
         for (const auto& n : space->neighbours(incumbent->second))
-          if (!seen.count(space->canonical_hash(n))) unseen_next_to_incumbent.insert(space->canonical_hash(n));
+          if (const auto c = space->canonical_hash(n); !seen.count(c)) unseen_next_to_incumbent.insert(c);
         if (!unseen_next_to_incumbent.empty()) {
           ++counts.checked;
           counts.from_incumbent += unseen_next_to_incumbent.count(h) ? 1 : 0;

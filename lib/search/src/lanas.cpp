@@ -313,12 +313,7 @@ Proposal LanasStrategy::propose() {
       const auto donors = detail::top_genomes(members, static_cast<std::size_t>(config_.surrogate.elite));
       // While the pool is the incumbent's neighbourhood (incumbent_first), the leaf's best
       // neighbour of the incumbent is the proposal: the region's own members are not searched.
-      const auto next_to_incumbent = [&](const detail::Candidate& c) {
-        const auto around = space_->neighbours(*elite.front());
-        return std::any_of(around.begin(), around.end(),
-                           [&](const Genome& n) { return memo_->hash(*space_, n) == c.hash; });
-      };
-      const bool climbing = config_.surrogate.incumbent_first && !elite.empty() && best && next_to_incumbent(*best);
+      const bool climbing = best && best->next_to_incumbent;
       if (!donors.empty() && !climbing) {
         auto local = config_.surrogate;
         local.local_fraction = 1.0;

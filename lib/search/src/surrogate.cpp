@@ -167,7 +167,8 @@ std::vector<Candidate> candidate_pool(const SearchSpace& space, const Genome& pa
   // whole pool: the next best cell is most often one edit from the best seen, and scoring distant
   // candidates against them is where the ensemble's optimism about unsampled regions wins.
   if (config.incumbent_first && !elite.empty()) {
-    for (auto& n : space.neighbours(*elite.front())) add(std::move(n));
+    for (auto& n : space.neighbours(*elite.front()))
+      if (const auto i = add(std::move(n))) pool[*i].next_to_incumbent = true;
     if (!pool.empty()) return pool;
   }
   // Sampled candidates: mutations (1-2 edits) of the elite, share local_fraction, else random completions.

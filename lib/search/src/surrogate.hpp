@@ -21,6 +21,7 @@ struct Candidate {
   std::uint64_t hash = 0;
   Estimate estimate;
   double score = 0.0;
+  bool next_to_incumbent = false;  ///< from the incumbent's neighbourhood (SurrogateConfig::incumbent_first)
 };
 
 /// Completes `partial` by uniformly random legal actions; nullopt if no valid completion was found.
