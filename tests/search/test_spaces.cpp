@@ -147,6 +147,29 @@ TEST(Nb201Space, SampleMutateAndTreeActionsGiveValidCells) {
   EXPECT_THROW(space.canonical_hash(space.root()), std::invalid_argument);       // partial
 }
 
+TEST(Nb201Space, SampleDrawsDistinctCellsUniformlyNotCellsOfBigClassesMoreOften) {
+  // Random search over canonical classes means every class is equally likely. The 125 cells whose
+  // output edges are all "none" form one class; a uniform op per edge would draw it 125 times as
+  // often as a class of one cell.
+  Nb201Space space;
+  Rng rng(11);
+  constexpr int kDraws = 6466 * 20;
+  std::map<std::uint64_t, int> count;
+  std::set<Genome> disconnected_cells;
+  for (int i = 0; i < kDraws; ++i) {
+    const auto g = space.sample(rng);
+    ++count[space.canonical_hash(g)];
+    if (g[3] == kNone && g[4] == kNone && g[5] == kNone) disconnected_cells.insert(g);
+  }
+  EXPECT_EQ(count.size(), 6466u);  // ~1e-5 chance that a class is missed at 20 draws per class
+  const auto disconnected = space.canonical_hash({kConv3, kConv3, kConv3, kNone, kNone, kNone});
+  EXPECT_LT(count[disconnected], 3 * 20);             // uniform: 20 expected; by cell 2,500
+  EXPECT_GT(disconnected_cells.size(), 1u);           // the class's cells are drawn, not one representative
+  int largest = 0;
+  for (const auto& [h, n] : count) largest = std::max(largest, n);
+  EXPECT_LT(largest, 3 * 20);
+}
+
 TEST(Nb201Space, IsomorphsEncodeAlike) {
   Nb201Space space;
   // Two paths input->1->3 and input->3 with their ops swapped: one function, one encoding.

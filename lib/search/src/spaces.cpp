@@ -139,12 +139,6 @@ const std::vector<std::string>& Nb201Space::ops() {
   return kOps;
 }
 
-Genome Nb201Space::sample(Rng& rng) const {
-  std::uniform_int_distribution<std::int32_t> op(0, 4);
-  Genome g(kEdges);
-  for (auto& v : g) v = op(rng);
-  return g;
-}
 
 Genome Nb201Space::mutate(const Genome& genome, Rng& rng) const {
   check_length(genome, kEdges, "Nb201Space::mutate");
@@ -184,7 +178,32 @@ const std::vector<std::int32_t>& nb201_representatives() {
   }();
   return table;
 }
+
+/// The cells of each canonical class, classes in the order of their smallest cell.
+const std::vector<std::vector<std::int32_t>>& nb201_classes() {
+  static const std::vector<std::vector<std::int32_t>> table = [] {
+    const auto& representative = nb201_representatives();
+    std::vector<std::vector<std::int32_t>> classes;
+    std::unordered_map<std::int32_t, std::size_t> index;  // representative -> class
+    for (std::int32_t code = 0; code < kNb201Cells; ++code) {
+      const auto [it, added] = index.try_emplace(representative[static_cast<std::size_t>(code)], classes.size());
+      if (added) classes.emplace_back();
+      classes[it->second].push_back(code);
+    }
+    return classes;
+  }();
+  return table;
+}
 }  // namespace
+
+Genome Nb201Space::sample(Rng& rng) const {
+  // Uniform over the 6,466 distinct cells, then over the cells of the one drawn: a uniform op per
+  // edge would draw a class in proportion to its size, and the big classes are the degenerate
+  // cells (most edges "none" or cut off from the output).
+  const auto& classes = nb201_classes();
+  const auto& members = classes[std::uniform_int_distribution<std::size_t>(0, classes.size() - 1)(rng)];
+  return nb201_cell(members[std::uniform_int_distribution<std::size_t>(0, members.size() - 1)(rng)]);
+}
 
 std::vector<float> Nb201Space::encode(const Genome& cell) const {
   check_length(cell, kEdges, "Nb201Space::encode");

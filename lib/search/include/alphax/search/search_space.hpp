@@ -32,7 +32,9 @@ class SearchSpace {
   virtual std::string name() const = 0;
   /// \brief Number of positions of a Genome of this space.
   virtual std::size_t genome_length() const = 0;
-  /// \brief A uniformly drawn valid architecture.
+  /// \brief A uniformly drawn valid architecture: uniform over distinct architectures (canonical
+  /// classes) where the space knows its classes without enumerating itself at search time
+  /// (nb201, categorical), else uniform over valid genomes (nb101).
   virtual Genome sample(Rng& rng) const = 0;
   /// \brief A valid architecture one edit away from `genome`, different from it.
   virtual Genome mutate(const Genome& genome, Rng& rng) const = 0;

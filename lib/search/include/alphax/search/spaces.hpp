@@ -29,6 +29,7 @@ class Nb201Space final : public SearchSpace {
 
   std::string name() const override { return "nb201"; }
   std::size_t genome_length() const override { return kEdges; }
+  /// \brief Uniform over the 6,466 classes, then over the cells of the class drawn.
   Genome sample(Rng& rng) const override;
   Genome mutate(const Genome& genome, Rng& rng) const override;
   std::vector<float> encode(const Genome& genome) const override;
