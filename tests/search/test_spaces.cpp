@@ -147,27 +147,45 @@ TEST(Nb201Space, SampleMutateAndTreeActionsGiveValidCells) {
   EXPECT_THROW(space.canonical_hash(space.root()), std::invalid_argument);       // partial
 }
 
-TEST(Nb201Space, SampleDrawsDistinctCellsUniformlyNotCellsOfBigClassesMoreOften) {
-  // Random search over canonical classes means every class is equally likely. The 125 cells whose
-  // output edges are all "none" form one class; a uniform op per edge would draw it 125 times as
-  // often as a class of one cell.
-  Nb201Space space;
-  Rng rng(11);
-  constexpr int kDraws = 6466 * 20;
-  std::map<std::uint64_t, int> count;
+TEST(Nb201Space, SampleDrawsDistinctCellsUniformlyUnlessTheYamlAsksForCells) {
+  // Random search over canonical classes means every class is equally likely by default; `sample:
+  // cells` (a uniform op per edge) draws a class in proportion to its size, which is 1 for 5,116
+  // classes and up to 275 (cells whose output is the zero tensor, for instance).
+  constexpr int kPerClass = 20;
+  constexpr int kDraws = 6466 * kPerClass;
+  const auto draw = [&](const SearchSpace& space, std::set<Genome>* disconnected_cells) {
+    Rng rng(11);
+    std::map<std::uint64_t, int> count;
+    for (int i = 0; i < kDraws; ++i) {
+      const auto g = space.sample(rng);
+      ++count[space.canonical_hash(g)];
+      if (g[3] == kNone && g[4] == kNone && g[5] == kNone) disconnected_cells->insert(g);
+    }
+    return count;
+  };
+  const Genome disconnected_cell{kConv3, kConv3, kConv3, kNone, kNone, kNone};
+  const auto by_class = space_from("{name: nb201}");
   std::set<Genome> disconnected_cells;
-  for (int i = 0; i < kDraws; ++i) {
-    const auto g = space.sample(rng);
-    ++count[space.canonical_hash(g)];
-    if (g[3] == kNone && g[4] == kNone && g[5] == kNone) disconnected_cells.insert(g);
-  }
+  auto count = draw(*by_class, &disconnected_cells);
   EXPECT_EQ(count.size(), 6466u);  // ~1e-5 chance that a class is missed at 20 draws per class
-  const auto disconnected = space.canonical_hash({kConv3, kConv3, kConv3, kNone, kNone, kNone});
-  EXPECT_LT(count[disconnected], 3 * 20);             // uniform: 20 expected; by cell 2,500
-  EXPECT_GT(disconnected_cells.size(), 1u);           // the class's cells are drawn, not one representative
+  EXPECT_LT(count[by_class->canonical_hash(disconnected_cell)], 3 * kPerClass);
+  EXPECT_GT(disconnected_cells.size(), 1u);  // the class's cells are drawn, not one representative
   int largest = 0;
   for (const auto& [h, n] : count) largest = std::max(largest, n);
-  EXPECT_LT(largest, 3 * 20);
+  EXPECT_LT(largest, 3 * kPerClass);
+
+  const auto by_cell = space_from("{name: nb201, sample: cells}");
+  count = draw(*by_cell, &disconnected_cells);
+  int class_size = 0;
+  for (const auto& g : all_nb201_cells())
+    class_size += by_cell->canonical_hash(g) == by_cell->canonical_hash(disconnected_cell) ? 1 : 0;
+  ASSERT_GT(class_size, 125);  // at least the 5^3 cells with "none" on all three output edges
+  const double expected_by_cell = static_cast<double>(class_size) * kDraws / 15625.0;
+  EXPECT_GT(count[by_cell->canonical_hash(disconnected_cell)], 0.8 * expected_by_cell);
+  EXPECT_LT(count[by_cell->canonical_hash(disconnected_cell)], 1.2 * expected_by_cell);
+
+  expect_invalid([] { space_from("{name: nb201, sample: edges}"); }, {"space.sample", "'edges'", "classes", "cells"});
+  expect_invalid([] { space_from("{name: nb101, sample: cells}"); }, {"space.sample", "unknown key"});
 }
 
 TEST(Nb201Space, IsomorphsEncodeAlike) {

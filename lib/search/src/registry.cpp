@@ -57,8 +57,16 @@ std::unique_ptr<SearchSpace> make_space(const YAML::Node& space_node) {
   if (name == "categorical") return std::make_unique<CategoricalSpace>(CategoricalSpace::from_yaml(space_node));
   ConfigReader r(space_node, "space");
   r.allow("name");
+  if (name == "nb201") {
+    const auto sample = r.get_string("sample", "classes");
+    if (sample != "classes" && sample != "cells")
+      throw std::invalid_argument("space.sample: '" + sample +
+                                  "' is not a sampling of nb201; write `classes` (uniform over the 6,466 distinct "
+                                  "cells, the default) or `cells` (a uniform op per edge)");
+    r.check_unknown();
+    return std::make_unique<Nb201Space>(sample == "cells" ? Nb201Space::Sampling::cells : Nb201Space::Sampling::classes);
+  }
   r.check_unknown();
-  if (name == "nb201") return std::make_unique<Nb201Space>();
   return std::make_unique<Nb101Space>();
 }
 

@@ -197,9 +197,14 @@ const std::vector<std::vector<std::int32_t>>& nb201_classes() {
 }  // namespace
 
 Genome Nb201Space::sample(Rng& rng) const {
-  // Uniform over the 6,466 distinct cells, then over the cells of the one drawn: a uniform op per
-  // edge would draw a class in proportion to its size, and the big classes are the degenerate
-  // cells (most edges "none" or cut off from the output).
+  if (sampling_ == Sampling::cells) {
+    std::uniform_int_distribution<std::int32_t> op(0, kNb201Ops - 1);
+    Genome g(kEdges);
+    for (auto& v : g) v = op(rng);
+    return g;
+  }
+  // The big classes are the degenerate cells (most edges "none" or cut off from the output): drawn
+  // by cell, random search and evolution's first population spend samples on them.
   const auto& classes = nb201_classes();
   const auto& members = classes[std::uniform_int_distribution<std::size_t>(0, classes.size() - 1)(rng)];
   return nb201_cell(members[std::uniform_int_distribution<std::size_t>(0, members.size() - 1)(rng)]);

@@ -27,9 +27,15 @@ class Nb201Space final : public SearchSpace {
   /// \brief none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3.
   static const std::vector<std::string>& ops();
 
+  /// \brief How sample() draws: `classes`, uniform over the 6,466 classes and then over the cells
+  /// of the class drawn (every distinct cell equally likely); `cells`, a uniform op per edge (the
+  /// sampling of the NAS-Bench-201 paper's baselines), which draws a class in proportion to its
+  /// size (1 cell for 5,116 classes, up to 275 for degenerate ones).
+  enum class Sampling { classes, cells };
+
+  explicit Nb201Space(Sampling sampling = Sampling::classes) : sampling_(sampling) {}
   std::string name() const override { return "nb201"; }
   std::size_t genome_length() const override { return kEdges; }
-  /// \brief Uniform over the 6,466 classes, then over the cells of the class drawn.
   Genome sample(Rng& rng) const override;
   Genome mutate(const Genome& genome, Rng& rng) const override;
   std::vector<float> encode(const Genome& genome) const override;
@@ -47,6 +53,9 @@ class Nb201Space final : public SearchSpace {
   bool is_terminal(const Genome& partial) const override;
   /// \brief The output node's expression as NAS-Bench-201's to_unique_str(consider_zero=True).
   static std::string canonical_string(const Genome& genome);
+
+ private:
+  Sampling sampling_;
 };
 
 /// \brief NAS-Bench-101: 7 nodes (input, 5 interior, output), upper-triangular adjacency with at
