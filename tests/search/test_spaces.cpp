@@ -175,7 +175,8 @@ TEST(Nb201Space, SampleDrawsDistinctCellsUniformlyUnlessTheYamlAsksForCells) {
   EXPECT_LT(largest, 3 * kPerClass);
 
   const auto by_cell = space_from("{name: nb201, sample: cells}");
-  count = draw(*by_cell, &disconnected_cells);
+  std::set<Genome> disconnected_by_cell;
+  count = draw(*by_cell, &disconnected_by_cell);
   int class_size = 0;
   for (const auto& g : all_nb201_cells())
     class_size += by_cell->canonical_hash(g) == by_cell->canonical_hash(disconnected_cell) ? 1 : 0;

@@ -139,7 +139,6 @@ const std::vector<std::string>& Nb201Space::ops() {
   return kOps;
 }
 
-
 Genome Nb201Space::mutate(const Genome& genome, Rng& rng) const {
   check_length(genome, kEdges, "Nb201Space::mutate");
   Genome g = genome;
