@@ -278,6 +278,38 @@ TEST(Nb101Space, RelabelledInteriorNodesHashEqual) {
   EXPECT_EQ(space.canonical_hash(c), space.canonical_hash(d));
 }
 
+TEST(Nb101Space, ValidExactlyWhenTheOutputIsReachableWithAtMostNineEdges) {
+  // Every one of the 2^21 adjacency patterns, against a plain depth-first search.
+  Nb101Space space;
+  Genome g(space.genome_length(), 0);
+  std::size_t valid = 0;
+  for (std::uint32_t pattern = 0; pattern < (1u << Nb101Space::kAdjacency); ++pattern) {
+    bool edge[Nb101Space::kNodes][Nb101Space::kNodes] = {};
+    int edges = 0;
+    for (std::size_t p = 0; p < Nb101Space::kAdjacency; ++p) {
+      g[p] = static_cast<std::int32_t>((pattern >> p) & 1u);
+      const auto [from, to] = Nb101Space::edge_of(p);
+      edge[from][to] = g[p] == 1;
+      edges += g[p];
+    }
+    bool reached[Nb101Space::kNodes] = {true};
+    std::vector<int> stack{0};
+    while (!stack.empty()) {
+      const int v = stack.back();
+      stack.pop_back();
+      for (int u = 0; u < Nb101Space::kNodes; ++u) {
+        if (!edge[v][u] || reached[u]) continue;
+        reached[u] = true;
+        stack.push_back(u);
+      }
+    }
+    const bool expected = edges <= 9 && reached[Nb101Space::kNodes - 1];
+    ASSERT_EQ(space.is_valid(g), expected) << "adjacency pattern " << pattern;
+    valid += expected ? 1 : 0;
+  }
+  EXPECT_GT(valid, 0u);
+}
+
 TEST(Nb101Space, NodesOffEveryInputOutputPathArePruned) {
   Nb101Space space;
   const auto base = nb101({{0, 1}, {1, 6}}, {0, 0, 0, 0, 0});

@@ -417,6 +417,17 @@ std::vector<std::int32_t> nb101_labels(const Genome& g) {
   labels.push_back(-2);
   return labels;
 }
+/// Whether the output is reachable from the input. Edges run from lower to higher nodes and the
+/// positions list them by source node, so one pass in position order settles each node before its
+/// out-edges are read; no allocation (is_valid runs for every candidate a proposal scores).
+bool nb101_output_reachable(const Genome& g) {
+  std::uint32_t reached = 1u;  // the input node
+  for (std::size_t p = 0; p < Nb101Space::kAdjacency; ++p) {
+    const auto [from, to] = Nb101Space::edge_of(p);
+    if (g[p] == 1 && ((reached >> from) & 1u)) reached |= 1u << to;
+  }
+  return ((reached >> (Nb101Space::kNodes - 1)) & 1u) != 0;
+}
 std::int32_t nb101_edges(const Genome& g) {
   std::int32_t n = 0;
   for (std::size_t p = 0; p < Nb101Space::kAdjacency; ++p) n += g[p] == 1 ? 1 : 0;
@@ -431,7 +442,7 @@ bool Nb101Space::is_valid(const Genome& genome) const {
     if (genome[p] < 0 || genome[p] >= limit) return false;
   }
   if (nb101_edges(genome) > kMaxEdges) return false;
-  return reachable(nb101_adjacency(genome), 0, false)[kNodes - 1];
+  return nb101_output_reachable(genome);
 }
 
 Genome Nb101Space::sample(Rng& rng) const {
