@@ -310,6 +310,18 @@ TEST(Nb101Space, ValidExactlyWhenTheOutputIsReachableWithAtMostNineEdges) {
   EXPECT_GT(valid, 0u);
 }
 
+TEST(SpaceHashes, ValuesAreStableAcrossVersions) {
+  // Checkpoints and search logs store canonical hashes (the strategies' seen sets, the driver's
+  // cache): a change of hash values would make a resumed search re-propose what it has evaluated.
+  // The values below are those of session 18's build (checked against it before the allocation-free
+  // graph hash of session 19); a change here needs a checkpoint format version bump.
+  Nb101Space nb101_space;
+  const auto cell = nb101({{0, 1}, {1, 6}, {0, 2}, {2, 6}, {1, 2}}, {0, 1, 2, 0, 1});
+  EXPECT_EQ(nb101_space.canonical_hash(cell), 13486071526070255596ull);
+  Nb201Space nb201_space;
+  EXPECT_EQ(nb201_space.canonical_hash({kConv3, kConv3, kPool, kSkip, kConv3, kSkip}), 2496562174003688711ull);
+}
+
 TEST(Nb101Space, NodesOffEveryInputOutputPathArePruned) {
   Nb101Space space;
   const auto base = nb101({{0, 1}, {1, 6}}, {0, 0, 0, 0, 0});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -19,7 +20,7 @@ namespace {
 
 std::uint64_t combine(std::uint64_t seed, std::uint64_t value) { return mix64(seed ^ mix64(value)); }
 
-std::uint64_t combine_all(std::uint64_t seed, const std::vector<std::uint64_t>& values) {
+std::uint64_t combine_all(std::uint64_t seed, std::span<const std::uint64_t> values) {
   for (auto v : values) seed = combine(seed, v);
   return combine(seed, values.size());
 }
@@ -114,10 +115,14 @@ std::uint64_t graph_hash(const std::vector<std::vector<bool>>& adjacency, const 
     }
     h[v] = combine(combine(combine(0x101, in), out), static_cast<std::uint64_t>(static_cast<std::int64_t>(labels[v])));
   }
+  // Buffers reused across vertices and iterations: this runs for every new nb101 candidate.
+  std::vector<std::uint64_t> next(n), in, out;
+  in.reserve(n);
+  out.reserve(n);
   for (std::size_t iteration = 0; iteration < n; ++iteration) {
-    std::vector<std::uint64_t> next(n);
     for (std::size_t v = 0; v < n; ++v) {
-      std::vector<std::uint64_t> in, out;
+      in.clear();
+      out.clear();
       for (std::size_t u = 0; u < n; ++u) {
         if (adjacency[u][v]) in.push_back(h[u]);
         if (adjacency[v][u]) out.push_back(h[u]);
@@ -126,7 +131,7 @@ std::uint64_t graph_hash(const std::vector<std::vector<bool>>& adjacency, const 
       std::sort(out.begin(), out.end());
       next[v] = combine(combine_all(combine_all(0x202, in), out), h[v]);
     }
-    h = std::move(next);
+    std::swap(h, next);
   }
   std::sort(h.begin(), h.end());
   return combine_all(0x303, h);
