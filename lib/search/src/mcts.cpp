@@ -195,10 +195,14 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
   std::optional<detail::Candidate> best;
   for (const auto* c : below)
     if (!best || c->score > best->score) best = *c;
-  auto extra = detail::best_candidate(*space_, tree_.node(node).partial, config_.surrogate, acquisition, elite, seen_,
-                                      config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all, *memo_,
-                                      rng_);
-  if (extra && (!best || extra->score > best->score)) best = std::move(extra);
+  // While climbing (incumbent_first), `below` already holds every unseen neighbour of the
+  // incumbent under the node, which is all that a second pool there would hold.
+  if (!best || !best->next_to_incumbent) {
+    auto extra = detail::best_candidate(*space_, tree_.node(node).partial, config_.surrogate, acquisition, elite,
+                                        seen_, config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all,
+                                        *memo_, rng_);
+    if (extra && (!best || extra->score > best->score)) best = std::move(extra);
+  }
   return {std::move(best->genome), std::move(path)};
 }
 
