@@ -188,11 +188,14 @@ const std::vector<std::vector<std::int32_t>>& nb201_classes() {
   static const std::vector<std::vector<std::int32_t>> table = [] {
     const auto& representative = nb201_representatives();
     std::vector<std::vector<std::int32_t>> classes;
-    std::unordered_map<std::int32_t, std::size_t> index;  // representative -> class
+    std::vector<std::size_t> class_of(kNb201Cells);  // filled for representatives, which come first
     for (std::int32_t code = 0; code < kNb201Cells; ++code) {
-      const auto [it, added] = index.try_emplace(representative[static_cast<std::size_t>(code)], classes.size());
-      if (added) classes.emplace_back();
-      classes[it->second].push_back(code);
+      const auto rep = static_cast<std::size_t>(representative[static_cast<std::size_t>(code)]);
+      if (rep == static_cast<std::size_t>(code)) {
+        class_of[rep] = classes.size();
+        classes.emplace_back();
+      }
+      classes[class_of[rep]].push_back(code);
     }
     return classes;
   }();
