@@ -23,8 +23,15 @@ using testing::SyntheticEvaluator;
 std::string strategy_yaml(const std::string& name) {
   if (name == "evolution") return "{name: evolution, population: 6, tournament: 3}";
   if (name == "mcts") return "{name: mcts, initial_random: 4, candidates: 48, rollout_candidates: 8}";
+  if (name == "mcts_nopreempt")
+    return "{name: mcts, initial_random: 4, candidates: 48, rollout_candidates: 8, preemptive: false}";
   if (name == "lanas") return "{name: lanas, initial_random: 4, min_split: 4, candidates: 24}";
   return "{name: " + name + "}";
+}
+
+/// `strategy_yaml` (a flow map) with `extra` keys added.
+std::string with(const std::string& strategy_yaml, const std::string& extra) {
+  return strategy_yaml.substr(0, strategy_yaml.size() - 1) + ", " + extra + "}";
 }
 
 /// A search with `workers` evaluations in flight; results come back in the order `order` draws.
@@ -103,7 +110,7 @@ TEST_P(SaveLoad, LoadedStrategyMakesExactlyTheOriginalsProposalsWithEvaluationsI
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryStrategyOnEverySpace, SaveLoad,
-                         ::testing::Combine(::testing::Values("random", "evolution", "mcts", "lanas"),
+                         ::testing::Combine(::testing::Values("random", "evolution", "mcts", "mcts_nopreempt", "lanas"),
                                             ::testing::ValuesIn(testing::space_yamls())),
                          [](const auto& param_info) {
                            const auto& space = std::get<1>(param_info.param);
@@ -431,17 +438,58 @@ TEST(MctsPreemptive, WithoutItDispatchChangesNothingAndTheResultAddsOneVisit) {
   }
 }
 
-TEST(MctsPreemptive, ConcurrentProposalsDrawDistinctUnseenClasses) {
+TEST(MctsPreemptive, ConcurrentProposalsDrawDistinctUnseenClassesWithOrWithoutIt) {
   Nb101Space space;
-  SyntheticEvaluator evaluator(space, 9);
-  auto mcts = make_strategy(YAML::Load(strategy_yaml("mcts")), space, 3);
-  warm_up(*mcts, space, evaluator, 8);
-  std::unordered_set<std::uint64_t> classes;
-  for (int i = 0; i < 16; ++i) {
-    const auto p = mcts->propose();
-    mcts->on_dispatch(p);
-    EXPECT_TRUE(classes.insert(space.canonical_hash(p.genome)).second);
+  for (const auto* preemptive : {"true", "false"}) {
+    SyntheticEvaluator evaluator(space, 9);
+    auto mcts = make_strategy(YAML::Load(with(strategy_yaml("mcts"), std::string("preemptive: ") + preemptive)), space, 3);
+    warm_up(*mcts, space, evaluator, 8);
+    std::unordered_set<std::uint64_t> classes;
+    for (int i = 0; i < 16; ++i) {
+      const auto p = mcts->propose();
+      mcts->on_dispatch(p);
+      EXPECT_TRUE(classes.insert(space.canonical_hash(p.genome)).second) << "preemptive: " << preemptive;
+    }
   }
+}
+
+/// How many of `count` concurrent proposals (after 12 sequential results) descend the tree along
+/// the path of the first of them, i.e. have it as a prefix of their own path.
+int concurrent_selections_along_the_first(bool preemptive, std::uint64_t seed, int count) {
+  Nb201Space space;
+  SyntheticEvaluator evaluator(space, 4);
+  MctsStrategy mcts(space, [&] {
+    MctsConfig c;
+    c.surrogate.initial_random = 4;
+    c.surrogate.thompson_in_flight = 0.0;  // the same scores for every concurrent proposal
+    c.preemptive = preemptive;
+    return c;
+  }(), seed);
+  warm_up(mcts, space, evaluator, 12);
+  const Proposal first = mcts.propose();
+  mcts.on_dispatch(first);
+  const auto first_path = mcts.path_of(first.id);
+  int along = 0;
+  for (int i = 1; i < count; ++i) {
+    const Proposal p = mcts.propose();
+    mcts.on_dispatch(p);
+    const auto& path = mcts.path_of(p.id);
+    along += path.size() >= first_path.size() && std::equal(first_path.begin(), first_path.end(), path.begin());
+  }
+  return along;
+}
+
+// Without preemption the tree learns of a proposal only from its result: the rollout values still
+// count the in-flight candidates, so every concurrent selection descends towards the first one
+// (only the final pick skips what is in flight). With it the dispatched candidates are taken at
+// once and the selections go elsewhere.
+TEST(MctsPreemptive, WithoutItConcurrentSelectionsFollowTheFirstWithItTheyGoElsewhere) {
+  int spread_with = 0;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    EXPECT_EQ(concurrent_selections_along_the_first(false, seed, 8), 7) << "seed " << seed;
+    spread_with += 7 - concurrent_selections_along_the_first(true, seed, 8);
+  }
+  EXPECT_GT(spread_with, 5);
 }
 
 /// The proposals of `strategy_yaml` (seed 3) with `workers` evaluations in flight, 30 results.
@@ -453,11 +501,6 @@ std::vector<Genome> proposals_of(const std::string& strategy_yaml, const SearchS
   for (int i = 0; i < 30; ++i)
     for (const auto& p : run.step(evaluator, space, workers)) genomes.push_back(p.genome);
   return genomes;
-}
-
-/// `strategy_yaml` (a flow map) with `extra` keys added.
-std::string with(const std::string& strategy_yaml, const std::string& extra) {
-  return strategy_yaml.substr(0, strategy_yaml.size() - 1) + ", " + extra + "}";
 }
 
 class ThompsonInFlight : public ::testing::TestWithParam<std::string> {};

@@ -164,7 +164,11 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
   const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, !pending_.empty(), rng_);
   const auto accept_all = [](const Genome&) { return true; };
   // Rollouts from the root: one scored pool serves the values of every child on the way down.
-  const auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,
+  // With preemption a dispatched proposal is taken at once, so the values show only what is
+  // still to draw; without it the tree learns of a proposal only from its result, and concurrent
+  // selections follow the in-flight candidates' values (only the final pick skips them).
+  const auto& taken = config_.preemptive ? seen_ : evaluated_hashes_;
+  const auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, taken,
                                            config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all,
                                            *memo_, rng_);
   if (pool.empty()) return {};
@@ -194,7 +198,7 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
   // More rollouts below the selected node; the best completion there is the proposal.
   std::optional<detail::Candidate> best;
   for (const auto* c : below)
-    if (!best || c->score > best->score) best = *c;
+    if ((!best || c->score > best->score) && !seen_.count(c->hash)) best = *c;
   // While climbing (incumbent_first), `below` already holds every unseen neighbour of the
   // incumbent under the node, which is all that a second pool there would hold.
   if (!best || !best->next_to_incumbent) {
@@ -203,6 +207,15 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
                                         *memo_, rng_);
     if (extra && (!best || extra->score > best->score)) best = std::move(extra);
   }
+  // Everything left below the selected node is in flight (only without preemption, whose values
+  // still count it): the proposal comes from below the nearest ancestor that holds something else.
+  while (!best && path.size() > 1) {
+    path.pop_back();
+    best = detail::best_candidate(*space_, tree_.node(path.back()).partial, config_.surrogate, acquisition, elite,
+                                  seen_, config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all,
+                                  *memo_, rng_);
+  }
+  if (!best) return {};
   return {std::move(best->genome), std::move(path)};
 }
 
@@ -247,7 +260,9 @@ void MctsStrategy::on_result(const Proposal& proposal, const EvalResult& result)
       tree_.backpropagate(it->second.path, 1.0, value);
     pending_.erase(it);
   }
-  seen_.insert(space_->canonical_hash(proposal.genome));
+  const auto hash = space_->canonical_hash(proposal.genome);
+  seen_.insert(hash);
+  evaluated_hashes_.insert(hash);
   evaluated_.emplace_back(value, proposal.genome);
   sum_ += value;
   sum_sq_ += value * value;
@@ -290,6 +305,8 @@ void MctsStrategy::load(const StateArchive& archive) {
   predictor_.load(archive.child("predictor"));
   seen_ = detail::get_hashes(archive, "seen");
   evaluated_ = detail::get_evaluated(archive);
+  evaluated_hashes_.clear();
+  for (const auto& [reward, genome] : evaluated_) evaluated_hashes_.insert(space_->canonical_hash(genome));
   const auto& pend = archive.child("pending");
   const auto& ids = pend.uints("ids");
   const auto& dispatched = pend.uints("dispatched");

@@ -123,7 +123,13 @@ struct MctsConfig {
   /// all results, which on a table with a long tail of bad cells is wide against the differences
   /// among the top candidates: a few hundredths of a standard deviation is enough exploration.
   double cp = 0.02;
-  bool preemptive = true;   ///< backpropagate the predicted reward at dispatch
+  /// \brief Preemptive backpropagation: a dispatched proposal adds its predicted reward (and a
+  /// visit) along its path at once and leaves the rollouts that value the tree's nodes, so the
+  /// selections made while it is in flight go elsewhere. Off: the tree learns of a proposal only
+  /// from its result, concurrent selections descend towards the in-flight candidates, and only the
+  /// final pick below the selected node skips them. At W = 16 on NB201 it saves about a third of
+  /// the samples to the best (docs/search.md, "Preemptive backpropagation at W = 16").
+  bool preemptive = true;
   /// \brief x̄ averages the rewards below with the rollout (classic MCTS); off by default: x̄ is
   /// then the rollout alone, what can still be drawn below, not what was already evaluated there.
   bool mean_value = false;
@@ -193,8 +199,10 @@ double uct_score(double z_mean, double n_parent, double n_child, double cp);
 /// from the root by UCT over the children that hold pool members, each valued by its best
 /// member (see MctsTree::select), and stops on expanding a new node (or at a terminal one).
 /// `rollout_candidates` more completions are drawn below that node, and the best-scoring one
-/// below it is proposed with the traversed path: on_dispatch backpropagates its predicted
-/// reward along the path (preemptive), on_result replaces the prediction by the real reward.
+/// below it that is not in flight is proposed with the traversed path (when everything below is
+/// in flight, from below the nearest ancestor that holds more): on_dispatch backpropagates its
+/// predicted reward along the path (preemptive), on_result replaces the prediction by the real
+/// reward.
 class MctsStrategy final : public SearchStrategy {
  public:
   MctsStrategy(const SearchSpace& space, MctsConfig config, std::uint64_t seed);
@@ -227,6 +235,7 @@ class MctsStrategy final : public SearchStrategy {
   std::uint64_t next_id_ = 0;
   std::map<std::uint64_t, Pending> pending_;
   std::unordered_set<std::uint64_t> seen_;  ///< classes proposed (evaluated or in flight)
+  std::unordered_set<std::uint64_t> evaluated_hashes_;  ///< classes with a result (derived from evaluated_)
   std::vector<std::pair<double, Genome>> evaluated_;  ///< (reward, genome)
   /// Hashes and scores of candidates already met (pure values, not saved: a cold memo gives the same).
   std::unique_ptr<detail::CandidateMemo> memo_;
