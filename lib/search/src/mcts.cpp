@@ -39,6 +39,14 @@ std::int32_t MctsTree::child(std::int32_t parent, const Action& action) {
   return index;
 }
 
+void MctsTree::remove_last_leaf(std::int32_t index) {
+  if (index != static_cast<std::int32_t>(nodes_.size()) - 1 || !nodes_.back().children.empty())
+    throw std::logic_error("MctsTree::remove_last_leaf: node " + std::to_string(index) + " is not the newest leaf");
+  auto& siblings = nodes_.at(static_cast<std::size_t>(nodes_.back().parent)).children;
+  std::erase_if(siblings, [&](const auto& child) { return child.second == index; });
+  nodes_.pop_back();
+}
+
 void MctsTree::backpropagate(const std::vector<std::int32_t>& path, double visits, double value) {
   for (const auto index : path) {
     auto& n = nodes_.at(static_cast<std::size_t>(index));
@@ -164,18 +172,26 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
   const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, !pending_.empty(), rng_);
   const auto accept_all = [](const Genome&) { return true; };
   // Rollouts from the root: one scored pool serves the values of every child on the way down.
-  // With preemption a dispatched proposal is taken at once, so the values show only what is
-  // still to draw; without it the tree learns of a proposal only from its result, and concurrent
-  // selections follow the in-flight candidates' values (only the final pick skips them).
-  const auto& taken = config_.preemptive ? seen_ : evaluated_hashes_;
-  const auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, taken,
+  const auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,
                                            config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all,
                                            *memo_, rng_);
   if (pool.empty()) return {};
   std::vector<const detail::Candidate*> below;
   for (const auto& c : pool) below.push_back(&c);
+  // With preemption a dispatched proposal is taken at once: the values show only what is still to
+  // draw. Without it the tree learns of a proposal only from its result, so the in-flight
+  // proposals still count in the values of the nodes above them (only the final pick skips them).
+  std::vector<detail::Candidate> in_flight;
+  if (!config_.preemptive) {
+    in_flight.reserve(pending_.size());
+    for (const auto& [id, pe] : pending_)
+      if (!pe.genome.empty())
+        in_flight.push_back({pe.genome, *memo_->hash(*space_, pe.genome), {}, memo_->score(*space_, pe.genome, acquisition)});
+    for (const auto& c : in_flight) below.push_back(&c);
+  }
   std::vector<std::int32_t> path{0};
   std::int32_t node = 0;
+  bool expanded_now = false;
   while (!space_->is_terminal(tree_.node(node).partial)) {
     const auto position = space_->actions(tree_.node(node).partial).front().position;
     std::map<std::int32_t, double> rollout;  // value at `position` -> best score below that child
@@ -190,10 +206,10 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
                                     tree_.select(node, options, config_.cp, mean, scale, config_.mean_value))]
                             .action;
     std::erase_if(below, [&](const auto* c) { return c->genome[static_cast<std::size_t>(position)] != chosen.value; });
-    const bool expanded = tree_.find_child(node, chosen) >= 0;
+    expanded_now = tree_.find_child(node, chosen) < 0;
     node = tree_.child(node, chosen);
     path.push_back(node);
-    if (!expanded) break;  // expansion ends the selection
+    if (expanded_now) break;  // expansion ends the selection
   }
   // More rollouts below the selected node; the best completion there is the proposal.
   std::optional<detail::Candidate> best;
@@ -208,8 +224,11 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
     if (extra && (!best || extra->score > best->score)) best = std::move(extra);
   }
   // Everything left below the selected node is in flight (only without preemption, whose values
-  // still count it): the proposal comes from below the nearest ancestor that holds something else.
+  // still count it): the proposal comes from below the nearest ancestor that holds something else,
+  // and a node expanded for this selection is taken back (expansion would end later selections there).
   while (!best && path.size() > 1) {
+    if (expanded_now) tree_.remove_last_leaf(path.back());
+    expanded_now = false;
     path.pop_back();
     best = detail::best_candidate(*space_, tree_.node(path.back()).partial, config_.surrogate, acquisition, elite,
                                   seen_, config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all,
@@ -236,6 +255,7 @@ Proposal MctsStrategy::propose() {
   }
   p.predicted = predictor_.trained() ? predictor_.predict(space_->encode(p.genome)).mean : mean;
   pending.predicted = p.predicted;
+  pending.genome = p.genome;
   seen_.insert(space_->canonical_hash(p.genome));
   pending_.emplace(p.id, std::move(pending));
   return p;
@@ -260,9 +280,7 @@ void MctsStrategy::on_result(const Proposal& proposal, const EvalResult& result)
       tree_.backpropagate(it->second.path, 1.0, value);
     pending_.erase(it);
   }
-  const auto hash = space_->canonical_hash(proposal.genome);
-  seen_.insert(hash);
-  evaluated_hashes_.insert(hash);
+  seen_.insert(space_->canonical_hash(proposal.genome));
   evaluated_.emplace_back(value, proposal.genome);
   sum_ += value;
   sum_sq_ += value * value;
@@ -279,18 +297,20 @@ void MctsStrategy::save(StateArchive& archive) const {
   detail::put_evaluated(archive, evaluated_);
   std::vector<std::uint64_t> ids, dispatched;
   std::vector<double> predicted;
-  std::vector<Genome> paths;
+  std::vector<Genome> paths, genomes;
   for (const auto& [id, pe] : pending_) {
     ids.push_back(id);
     dispatched.push_back(pe.dispatched ? 1 : 0);
     predicted.push_back(pe.predicted);
     paths.emplace_back(pe.path.begin(), pe.path.end());
+    genomes.push_back(pe.genome);
   }
   auto& pend = archive.child("pending");
   pend.put("ids", ids);
   pend.put("dispatched", dispatched);
   pend.put("predicted", predicted);
   detail::put_genomes(pend, "path", paths);
+  detail::put_genomes(pend, "genome", genomes);
   save_rng(archive, "rng", rng_);
 }
 
@@ -305,17 +325,19 @@ void MctsStrategy::load(const StateArchive& archive) {
   predictor_.load(archive.child("predictor"));
   seen_ = detail::get_hashes(archive, "seen");
   evaluated_ = detail::get_evaluated(archive);
-  evaluated_hashes_.clear();
-  for (const auto& [reward, genome] : evaluated_) evaluated_hashes_.insert(space_->canonical_hash(genome));
   const auto& pend = archive.child("pending");
   const auto& ids = pend.uints("ids");
   const auto& dispatched = pend.uints("dispatched");
   const auto& predicted = pend.doubles("predicted");
   const auto paths = detail::get_genomes(pend, "path");
+  // Checkpoints written before session 20 hold no in-flight genomes; without preemption those
+  // proposals then count in the tree only once their results are in.
+  const auto genomes = pend.has_entry("genome_values") ? detail::get_genomes(pend, "genome")
+                                                       : std::vector<Genome>(ids.size());
   pending_.clear();
   for (std::size_t i = 0; i < ids.size(); ++i)
     pending_.emplace(ids[i], Pending{std::vector<std::int32_t>(paths.at(i).begin(), paths.at(i).end()),
-                                     predicted.at(i), dispatched.at(i) != 0});
+                                     predicted.at(i), dispatched.at(i) != 0, genomes.at(i)});
   load_rng(archive, "rng", rng_);
   memo_->clear();  // the loaded predictor may differ from the one the memo's scores came from
 }

@@ -171,6 +171,8 @@ class MctsTree {
   std::int32_t find_child(std::int32_t parent, const Action& action) const;
   /// \brief Creates (or returns) the child of `parent` reached by `action` (expansion).
   std::int32_t child(std::int32_t parent, const Action& action);
+  /// \brief Takes back the newest node (a leaf expanded by a selection that did not propose below it).
+  void remove_last_leaf(std::int32_t index);
   /// \brief Adds `visits` and `value` to every node of `path`.
   void backpropagate(const std::vector<std::int32_t>& path, double visits, double value);
   /// \brief The UCT choice among `options` below `parent` (index into options; -1 if empty).
@@ -222,6 +224,7 @@ class MctsStrategy final : public SearchStrategy {
     std::vector<std::int32_t> path;
     double predicted = 0.0;
     bool dispatched = false;
+    Genome genome;  ///< what is in flight (empty when loaded from a checkpoint older than session 20)
   };
   static std::uint64_t mix_seed(std::uint64_t seed);
   std::vector<std::int32_t> path_for(const Genome& genome);
@@ -235,7 +238,6 @@ class MctsStrategy final : public SearchStrategy {
   std::uint64_t next_id_ = 0;
   std::map<std::uint64_t, Pending> pending_;
   std::unordered_set<std::uint64_t> seen_;  ///< classes proposed (evaluated or in flight)
-  std::unordered_set<std::uint64_t> evaluated_hashes_;  ///< classes with a result (derived from evaluated_)
   std::vector<std::pair<double, Genome>> evaluated_;  ///< (reward, genome)
   /// Hashes and scores of candidates already met (pure values, not saved: a cold memo gives the same).
   std::unique_ptr<detail::CandidateMemo> memo_;
