@@ -124,11 +124,12 @@ struct MctsConfig {
   /// among the top candidates: a few hundredths of a standard deviation is enough exploration.
   double cp = 0.02;
   /// \brief Preemptive backpropagation: a dispatched proposal adds its predicted reward (and a
-  /// visit) along its path at once and leaves the rollouts that value the tree's nodes, so the
-  /// selections made while it is in flight go elsewhere. Off: the tree learns of a proposal only
-  /// from its result, concurrent selections descend towards the in-flight candidates, and only the
-  /// final pick below the selected node skips them. At W = 16 on NB201 it saves about a third of
-  /// the samples to the best (docs/search.md, "Preemptive backpropagation at W = 16").
+  /// visit) along its path at once and no longer counts in the values of the nodes above it, so
+  /// the selections made while it is in flight go elsewhere. Off: the tree learns of a proposal
+  /// only from its result; the in-flight proposals still count in the node values, concurrent
+  /// selections descend towards them, and only the final pick below the selected node skips them.
+  /// Without it mcts needed 159 instead of 88 samples to the best at W = 16 on NB201
+  /// (docs/search.md, "Preemptive backpropagation at W = 16").
   bool preemptive = true;
   /// \brief x̄ averages the rewards below with the rollout (classic MCTS); off by default: x̄ is
   /// then the rollout alone, what can still be drawn below, not what was already evaluated there.
