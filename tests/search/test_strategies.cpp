@@ -178,6 +178,28 @@ TEST(SaveLoad, MctsCheckpointWithoutInFlightGenomesStillLoads) {
   }
 }
 
+TEST(SaveLoad, MctsCheckpointWithAnInvalidInFlightArchitectureIsRefused) {
+  Nb201Space space;
+  SyntheticEvaluator evaluator(space, 21);
+  auto original = make_strategy(YAML::Load(strategy_yaml("mcts_nopreempt")), space, 7);
+  Scripted a(space, *original, 99);
+  for (int i = 0; i < 14; ++i) a.step(evaluator, space, 3);
+  StateArchive state;
+  original->save(state);
+  auto& pending = state.child("pending");
+  auto values = pending.ints("genome_values");
+  ASSERT_FALSE(values.empty());
+  values.front() = 99;  // no such operation
+  pending.put("genome_values", values);
+  auto restored = make_strategy(YAML::Load(strategy_yaml("mcts_nopreempt")), space, 7);
+  try {
+    restored->load(state);
+    ADD_FAILURE() << "a damaged in-flight architecture was loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("invalid architecture"), std::string::npos) << e.what();
+  }
+}
+
 // mcts and lanas keep the hashes and scores of candidates they met in a memo that is not saved.
 // A strategy whose memo is dropped before every proposal (load() clears it, as after a restart)
 // must make exactly the proposals of one whose memo stayed warm across retrainings.
@@ -514,7 +536,18 @@ TEST(MctsPreemptive, ConcurrentProposalsDrawDistinctUnseenClassesWithOrWithoutIt
 struct ConcurrentSelections {
   int along_the_first = 0;  ///< later proposals whose path has the first one's path as a prefix
   int orphans = 0;          ///< tree nodes neither visited by a result nor on an in-flight path
+  int off_path = 0;         ///< proposals whose genome contradicts a decision on their own path
 };
+
+/// Whether every decision of every node on `path` is the one `genome` makes.
+bool path_leads_to(const MctsTree& tree, const std::vector<std::int32_t>& path, const Genome& genome) {
+  for (const auto n : path) {
+    const auto& partial = tree.node(n).partial;
+    for (std::size_t k = 0; k < partial.size(); ++k)
+      if (partial[k] != kUndecided && partial[k] != genome.at(k)) return false;
+  }
+  return true;
+}
 
 /// `count` concurrent proposals after 12 sequential results: how many descend the tree along the
 /// path of the first of them, and whether the selections left unused nodes in the tree.
@@ -533,6 +566,7 @@ ConcurrentSelections concurrent_selections(bool preemptive, std::uint64_t seed, 
   mcts.on_dispatch(first);
   const auto first_path = mcts.path_of(first.id);
   ConcurrentSelections result;
+  result.off_path += !path_leads_to(mcts.tree(), first_path, first.genome);
   std::vector<bool> used(mcts.tree().size(), false);
   for (const auto i : first_path) used.at(static_cast<std::size_t>(i)) = true;
   for (int i = 1; i < count; ++i) {
@@ -541,6 +575,7 @@ ConcurrentSelections concurrent_selections(bool preemptive, std::uint64_t seed, 
     const auto& path = mcts.path_of(p.id);
     result.along_the_first +=
         path.size() >= first_path.size() && std::equal(first_path.begin(), first_path.end(), path.begin());
+    result.off_path += !path_leads_to(mcts.tree(), path, p.genome);
     used.resize(mcts.tree().size(), false);
     for (const auto n : path) used.at(static_cast<std::size_t>(n)) = true;
   }
@@ -562,9 +597,41 @@ TEST(MctsPreemptive, WithoutItConcurrentSelectionsFollowTheFirstWithItTheyGoElse
     EXPECT_EQ(without.along_the_first, 7) << "seed " << seed;
     EXPECT_EQ(without.orphans, 0) << "seed " << seed;
     EXPECT_EQ(with_it.orphans, 0) << "seed " << seed;
+    EXPECT_EQ(without.off_path, 0) << "seed " << seed;  // on_result backpropagates along these paths
+    EXPECT_EQ(with_it.off_path, 0) << "seed " << seed;
     along_with += with_it.along_the_first;
   }
   EXPECT_LT(along_with, 7);  // fewer than one in seven follows the first (none did when written)
+}
+
+// Without preemption the in-flight genomes steer the selections, so they must survive a restart:
+// restored with them, the strategy makes the original's next proposal; restored from an archive
+// without them (as session 19 wrote), it no longer follows the in-flight candidates.
+TEST(MctsPreemptive, WithoutItTheInFlightProposalsSteerTheTreeAcrossARestart) {
+  Nb201Space space;
+  const MctsConfig config = [] {
+    MctsConfig c;
+    c.surrogate.initial_random = 4;
+    c.surrogate.thompson_in_flight = 0.0;
+    c.preemptive = false;
+    return c;
+  }();
+  int differs_without_genomes = 0;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    SyntheticEvaluator evaluator(space, 4);
+    MctsStrategy original(space, config, seed);
+    warm_up(original, space, evaluator, 12);
+    for (int i = 0; i < 4; ++i) original.on_dispatch(original.propose());
+    StateArchive state;
+    original.save(state);
+    MctsStrategy restored(space, config, seed + 100), forgetful(space, config, seed + 100);
+    restored.load(state);
+    forgetful.load(without_pending_genomes(state));
+    const auto expected = original.propose();
+    EXPECT_EQ(restored.propose().genome, expected.genome) << "seed " << seed;
+    differs_without_genomes += forgetful.propose().genome != expected.genome;
+  }
+  EXPECT_GE(differs_without_genomes, 3);
 }
 
 /// The proposals of `strategy_yaml` (seed 3) with `workers` evaluations in flight, 30 results.

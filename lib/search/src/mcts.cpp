@@ -334,6 +334,11 @@ void MctsStrategy::load(const StateArchive& archive) {
   // proposals then count in the tree only once their results are in.
   const auto genomes = pend.has_entry("genome_values") ? detail::get_genomes(pend, "genome")
                                                        : std::vector<Genome>(ids.size());
+  for (std::size_t i = 0; i < genomes.size(); ++i)
+    if (!genomes[i].empty() && !space_->is_valid(genomes[i]))
+      throw std::runtime_error("MctsStrategy::load: in-flight proposal " + std::to_string(ids.at(i)) +
+                               " holds an invalid architecture for space '" + space_->name() +
+                               "': the checkpoint is damaged or belongs to another space");
   pending_.clear();
   for (std::size_t i = 0; i < ids.size(); ++i)
     pending_.emplace(ids[i], Pending{std::vector<std::int32_t>(paths.at(i).begin(), paths.at(i).end()),
