@@ -551,16 +551,20 @@ bool path_leads_to(const MctsTree& tree, const std::vector<std::int32_t>& path, 
 
 /// `count` concurrent proposals after 12 sequential results: how many descend the tree along the
 /// path of the first of them, and whether the selections left unused nodes in the tree.
+/// mcts for the concurrency tests: ucb scores for every proposal, in flight or not, so that
+/// concurrent proposals differ only through what the tree knows of each other.
+MctsConfig concurrent_config(bool preemptive) {
+  MctsConfig c;
+  c.surrogate.initial_random = 4;
+  c.surrogate.thompson_in_flight = 0.0;
+  c.preemptive = preemptive;
+  return c;
+}
+
 ConcurrentSelections concurrent_selections(bool preemptive, std::uint64_t seed, int count) {
   Nb201Space space;
   SyntheticEvaluator evaluator(space, 4);
-  MctsStrategy mcts(space, [&] {
-    MctsConfig c;
-    c.surrogate.initial_random = 4;
-    c.surrogate.thompson_in_flight = 0.0;  // the same scores for every concurrent proposal
-    c.preemptive = preemptive;
-    return c;
-  }(), seed);
+  MctsStrategy mcts(space, concurrent_config(preemptive), seed);
   warm_up(mcts, space, evaluator, 12);
   const Proposal first = mcts.propose();
   mcts.on_dispatch(first);
@@ -609,13 +613,7 @@ TEST(MctsPreemptive, WithoutItConcurrentSelectionsFollowTheFirstWithItTheyGoElse
 // without them (as session 19 wrote), it no longer follows the in-flight candidates.
 TEST(MctsPreemptive, WithoutItTheInFlightProposalsSteerTheTreeAcrossARestart) {
   Nb201Space space;
-  const MctsConfig config = [] {
-    MctsConfig c;
-    c.surrogate.initial_random = 4;
-    c.surrogate.thompson_in_flight = 0.0;
-    c.preemptive = false;
-    return c;
-  }();
+  const MctsConfig config = concurrent_config(false);
   int differs_without_genomes = 0;
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     SyntheticEvaluator evaluator(space, 4);

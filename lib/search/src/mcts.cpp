@@ -171,6 +171,11 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
                                          config_.surrogate.elite_distance);
   const auto acquisition = detail::make_acquisition(config_.surrogate, predictor_, !pending_.empty(), rng_);
   const auto accept_all = [](const Genome&) { return true; };
+  // The best unseen completion of `partial` among `rollout_candidates` more rollouts there.
+  const auto best_below = [&](const Genome& partial) {
+    return detail::best_candidate(*space_, partial, config_.surrogate, acquisition, elite, seen_,
+                                  config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all, *memo_, rng_);
+  };
   // Rollouts from the root: one scored pool serves the values of every child on the way down.
   const auto pool = detail::candidate_pool(*space_, space_->root(), config_.surrogate, acquisition, elite, seen_,
                                            config_.surrogate.candidates, 4 * config_.surrogate.candidates, accept_all,
@@ -218,9 +223,7 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
   // While climbing (incumbent_first), `below` already holds every unseen neighbour of the
   // incumbent under the node, which is all that a second pool there would hold.
   if (!best || !best->next_to_incumbent) {
-    auto extra = detail::best_candidate(*space_, tree_.node(node).partial, config_.surrogate, acquisition, elite,
-                                        seen_, config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all,
-                                        *memo_, rng_);
+    auto extra = best_below(tree_.node(node).partial);
     if (extra && (!best || extra->score > best->score)) best = std::move(extra);
   }
   // Everything left below the selected node is in flight (only without preemption, whose values
@@ -230,9 +233,7 @@ std::pair<Genome, std::vector<std::int32_t>> MctsStrategy::search_tree(double me
     if (expanded_now) tree_.remove_last_leaf(path.back());
     expanded_now = false;
     path.pop_back();
-    best = detail::best_candidate(*space_, tree_.node(path.back()).partial, config_.surrogate, acquisition, elite,
-                                  seen_, config_.rollout_candidates, 4 * config_.rollout_candidates, accept_all,
-                                  *memo_, rng_);
+    best = best_below(tree_.node(path.back()).partial);
   }
   if (!best) return {};
   return {std::move(best->genome), std::move(path)};
